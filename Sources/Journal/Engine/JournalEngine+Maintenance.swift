@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The writer's background thread: interval syncs, stale-stream checks and snapshots.
+///
+/// A plain pthread rather than a task: it blocks in `fdatasync`, which must stay off Swift's
+/// cooperative pool.
+extension JournalEngine {
+    func startMaintenanceThread() {
+        let box = Unmanaged.passRetained(MaintenanceBox(engine: self))
+        #if canImport(Glibc)
+            var thread = pthread_t()
+        #else
+            var thread: pthread_t?
+        #endif
+        let result = pthread_create(
+            &thread, nil,
+            { raw in
+                let box = Unmanaged<MaintenanceBox>.fromOpaque(raw!).takeRetainedValue()
+                box.engine.maintenanceLoop()
+                return nil
+            }, box.toOpaque())
+        if result == 0 {
+            lock.withLock { maintenanceThread = thread }
+        } else {
+            box.release()
+        }
+    }
+
+    func stopMaintenanceThread() {
+        let thread: pthread_t? = lock.withLock {
+            stopMaintenance = true
+            lock.broadcast()
+            let thread = maintenanceThread
+            maintenanceThread = nil
+            return thread
+        }
+        if let thread { pthread_join(thread, nil) }
+    }
+
+    /// How often the loop looks at open streams under `keepOpen`.
+    private var staleCheckNanoseconds: UInt64? {
+        guard case .keepOpen(let staleAfter) = options.openStreams else { return nil }
+        let quarter = UInt64(max(staleAfter.microseconds, 4)) * 1000 / 4
+        return min(max(quarter, 1_000_000), 1_000_000_000)
+    }
+
+    private var syncIntervalNanoseconds: UInt64? {
+        guard case .interval(let interval) = options.durability else { return nil }
+        return UInt64(max(interval.microseconds, 1)) * 1000
+    }
+
+    fileprivate func maintenanceLoop() {
+        let now = Clock.monotonicNanoseconds()
+        var nextSync = syncIntervalNanoseconds.map { now + $0 }
+        var nextStaleCheck = staleCheckNanoseconds.map { now + $0 }
+        lock.lock()
+        while !stopMaintenance {
+            let current = Clock.monotonicNanoseconds()
+            let deadline = [nextSync, nextStaleCheck, current + 1_000_000_000].compactMap { $0 }.min()!
+            let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
+            if !snapshotDue && deadline > current {
+                lock.wait(nanoseconds: deadline - current)
+                continue
+            }
+            let syncDue = nextSync.map { $0 <= current } ?? false
+            let staleDue = nextStaleCheck.map { $0 <= current } ?? false
+            let dirty = end > syncedEnd
+            let healthy = failure == nil && !isClosed
+            lock.unlock()
+            if healthy {
+                // Errors poison the handle; the next caller sees them, so they are not lost here.
+                if snapshotDue { try? writeSnapshot() }
+                if syncDue && dirty { try? sync() }
+                if staleDue { interruptStaleStreams() }
+            }
+            lock.lock()
+            let after = Clock.monotonicNanoseconds()
+            if syncDue, let interval = syncIntervalNanoseconds { nextSync = after + interval }
+            if staleDue, let interval = staleCheckNanoseconds { nextStaleCheck = after + interval }
+            if !healthy { break }
+        }
+        lock.unlock()
+    }
+
+    /// Ends as interrupted every open stream with no append for the stale time.
+    func interruptStaleStreams() {
+        guard case .keepOpen(let staleAfter) = options.openStreams else { return }
+        let cutoff = Clock.wallMicroseconds() - staleAfter.microseconds
+        let stale: [StreamID] = lock.withLock {
+            table.entries.filter { $0.status == .open && $0.updatedAt <= cutoff }.map(\.id)
+        }
+        for id in stale {
+            // The stream may have been appended to or finished since the look: re-check
+            // under the lock inside `finishIfStale`.
+            try? finishIfStale(id, cutoff: cutoff, reason: InterruptReason.stale(staleAfter))
+        }
+    }
+
+    private func finishIfStale(_ id: StreamID, cutoff: Int64, reason: String) throws(JournalError) {
+        let ackEnd: UInt64? = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            guard let slot = table.slot(of: id), table[slot].status == .open, table[slot].updatedAt <= cutoff else {
+                return nil
+            }
+            let entry = table[slot]
+            let now = Clock.wallMicroseconds()
+            let offset = try Array(reason.utf8).withBytes { (raw) throws(JournalError) in
+                try appendRecord(
+                    .interrupted, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+                    timestamp: now, body: raw)
+            }
+            table[slot].noteFinish(.interrupted, reason: reason, at: offset, timestamp: now)
+            return end
+        }
+        if let ackEnd { try acknowledge(ackEnd) }
+    }
+}
+
+/// Carries the engine into the thread. The thread keeps the engine alive until it is told to
+/// stop, which `close` and `Journal.deinit` do.
+private final class MaintenanceBox {
+    let engine: JournalEngine
+    init(engine: JournalEngine) { self.engine = engine }
+}

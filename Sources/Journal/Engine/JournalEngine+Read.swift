@@ -1,0 +1,148 @@
+/// Reading the stream table and locating chunks.
+extension JournalEngine {
+    /// A consistent view for a cursor: the mapping and the bounds it may read.
+    struct ReadView {
+        let region: MappedRegion
+        let end: UInt64
+        let entry: StreamEntry
+        let lastChunk: UInt64?
+    }
+
+    func readView(of id: StreamID) throws(JournalError) -> ReadView {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            return ReadView(region: region, end: end, entry: entry, lastChunk: try lastChunkOffsetLocked(entry))
+        }
+    }
+
+    func info(_ id: StreamID) throws(JournalError) -> StreamInfo {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            return table[slot].info
+        }
+    }
+
+    func streams(status: StreamStatus?) throws(JournalError) -> [StreamInfo] {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            return table.entries.lazy.filter { status == nil || $0.status == status }.map(\.info)
+        }
+    }
+
+    /// Body length of the (already validated) record at `offset`.
+    func bodyLength(at offset: UInt64) -> UInt32 {
+        region.bytes(at: offset, count: RecordField.size).le(RecordField.bodyLength)
+    }
+
+    /// Offset of the stream's last chunk, or nil when it has none; call with the lock held.
+    func lastChunkOffsetLocked(_ entry: StreamEntry) throws(JournalError) -> UInt64? {
+        if entry.chunkCount == 0 { return nil }
+        if entry.status == .open { return entry.lastOffset }
+        return try JournalEngine.previousPointer(in: region, at: entry.lastOffset, end: end, path: path)
+    }
+
+    /// Offset of chunk `index`; call with the lock held.
+    func chunkOffsetLocked(_ entry: StreamEntry, index: Int, end: UInt64, lastChunk: UInt64?) throws(JournalError)
+        -> UInt64
+    {
+        let offsets = try JournalEngine.blockOffsets(
+            region: region, end: end, entry: entry, block: index / Layout.chunksPerBlock,
+            lastChunk: lastChunk, path: path)
+        return offsets[index % Layout.chunksPerBlock]
+    }
+
+    /// The `previous` field of the record at `offset`, bounds-checked so a damaged pointer is
+    /// an error rather than a wild read.
+    static func previousPointer(in region: MappedRegion, at offset: UInt64, end: UInt64, path: String)
+        throws(JournalError) -> UInt64
+    {
+        guard offset >= Layout.logStart, offset % 8 == 0, offset + UInt64(RecordField.size) <= end else {
+            throw .corruption(path: path, offset: offset, detail: "a record pointer leads outside the log")
+        }
+        return region.bytes(at: offset, count: RecordField.size).le(RecordField.previous)
+    }
+
+    /// Offsets of every chunk of block `block` (chunks 64·block ..< 64·block + 64, capped at the
+    /// stream's count), found by following back-pointers from the block's last chunk to its
+    /// first, which the sparse index records. At most 64 pointer reads, whatever the file size.
+    static func blockOffsets(
+        region: MappedRegion, end: UInt64, entry: StreamEntry, block: Int, lastChunk: UInt64?, path: String
+    ) throws(JournalError) -> [UInt64] {
+        let first = block * Layout.chunksPerBlock
+        let count = min(Layout.chunksPerBlock, Int(entry.chunkCount) - first)
+        guard count > 0, block < entry.blockStarts.count else {
+            throw .corruption(path: path, offset: entry.openOffset, detail: "stream index has no block \(block)")
+        }
+        var cursor: UInt64
+        if block + 1 < entry.blockStarts.count {
+            // The next block's first chunk points back at this block's last.
+            cursor = try previousPointer(in: region, at: entry.blockStarts[block + 1], end: end, path: path)
+        } else if let lastChunk {
+            cursor = lastChunk
+        } else {
+            throw .corruption(path: path, offset: entry.openOffset, detail: "stream has chunks but no last chunk")
+        }
+        var reversed: [UInt64] = []
+        reversed.reserveCapacity(count)
+        while true {
+            reversed.append(cursor)
+            if reversed.count == count { break }
+            cursor = try previousPointer(in: region, at: cursor, end: end, path: path)
+        }
+        guard cursor == entry.blockStarts[block] else {
+            throw .corruption(
+                path: path, offset: cursor,
+                detail: "back-pointers of stream \"\(entry.id)\" do not lead to the start of block \(block)")
+        }
+        return reversed.reversed()
+    }
+
+    // MARK: Read-only refresh
+
+    /// Picks up records another process committed since the last look; no-op for the writer.
+    /// Invalid bytes at the end are a write in progress (or a dead writer's torn tail), never
+    /// an error: the next refresh looks again.
+    func refreshLocked() throws(JournalError) {
+        if isClosed { throw .closed(path: path) }
+        if writable { return }
+        // A writer that opened after us stamps a higher generation: read the header again.
+        if let picked = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path),
+            picked.header.generation > header.generation
+        {
+            header = picked.header
+        }
+        var grew = true
+        while grew {
+            grew = false
+            var scanner = LogScanner(
+                log: region.bytes(at: 0, count: Int(fileSize)), from: end, maxGeneration: header.generation,
+                lastGeneration: lastGeneration)
+            scan: while true {
+                switch scanner.next() {
+                case .record(let record, let body, let offset):
+                    do { try table.apply(record, body: body, at: offset) } catch { break scan }
+                    end = scanner.offset
+                    lastGeneration = scanner.lastGeneration
+                case .end, .invalid:
+                    break scan
+                }
+            }
+            // Near the end of what we mapped: the writer may have grown the file.
+            if end + UInt64(RecordField.size) > fileSize || end + (1 << 20) > fileSize {
+                let size = try io("fstat") { () throws(Errno) in try fd.size() }
+                if size > fileSize {
+                    if size > UInt64(region.length) {
+                        region = try io("mmap") { () throws(Errno) in
+                            try MappedRegion(fd: fd, length: JournalEngine.mappingLength(for: size), writable: false)
+                        }
+                    }
+                    fileSize = size
+                    grew = true
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+/// Appending records, group commit and snapshots.
+extension JournalEngine {
+    /// Checks the handle may write; call with the lock held.
+    @inline(__always)
+    func checkWritable() throws(JournalError) {
+        if isClosed { throw .closed(path: path) }
+        if !writable { throw .readOnly(path: path) }
+        if let failure { throw failure }
+    }
+
+    /// Makes room for `needed` bytes of file; call with the lock held. Grows by at least an
+    /// eighth of the file (4 MiB to 256 MiB) with `fallocate`, so that a full disk is an error
+    /// here rather than a SIGBUS in a write through the mapping.
+    func ensureCapacity(_ needed: UInt64) throws(JournalError) {
+        if needed <= fileSize { return }
+        let step = min(max(fileSize / 8, 4 << 20), 256 << 20)
+        let grow = max(needed - fileSize, step)
+        do {
+            try fd.allocate(offset: fileSize, length: grow)
+        } catch {
+            throw poison(.io(operation: "fallocate \(grow) bytes at offset \(fileSize)", path: path, errno: error))
+        }
+        fileSize += grow
+        if fileSize > UInt64(region.length) {
+            do {
+                region = try MappedRegion(fd: fd, length: JournalEngine.mappingLength(for: fileSize), writable: true)
+            } catch {
+                throw poison(.io(operation: "mmap", path: path, errno: error))
+            }
+        }
+    }
+
+    /// Encodes one record at the end of the log; call with the lock held. Returns its offset.
+    @inline(__always)
+    func appendRecord(
+        _ type: RecordType, stream: UInt32, chunkIndex: UInt32, previous: UInt64, timestamp: Int64,
+        body: UnsafeRawBufferPointer
+    ) throws(JournalError) -> UInt64 {
+        let record = RecordHeader(
+            type: type, bodyLength: UInt32(body.count), generation: generation, stream: stream,
+            chunkIndex: chunkIndex, timestamp: timestamp, previous: previous)
+        let size = UInt64(record.alignedSize)
+        try ensureCapacity(end + size)
+        let offset = end
+        record.write(body: body, to: region.base + Int(offset))
+        end = offset + size
+        let before = bytesSinceSnapshot
+        bytesSinceSnapshot += size
+        if before < UInt64(options.snapshotInterval) && bytesSinceSnapshot >= UInt64(options.snapshotInterval) {
+            lock.broadcast()  // the maintenance thread writes the snapshot
+        }
+        return offset
+    }
+
+    /// Waits until an acknowledgement is as durable as the policy promises.
+    @inline(__always)
+    func acknowledge(_ offsetEnd: UInt64) throws(JournalError) {
+        if case .everyAcknowledgement = options.durability { try makeDurable(upTo: offsetEnd) }
+    }
+
+    // MARK: Streams
+
+    func createStream(_ id: StreamID, metadata: [String: String]) throws(JournalError) {
+        let body = StreamOpenBody(id: id.rawValue, metadata: metadata).encoded()
+        if body.count > StreamOpenBody.maxMetadataBytes {
+            throw .metadataTooLarge(size: body.count, limit: StreamOpenBody.maxMetadataBytes)
+        }
+        if metadata.keys.contains(where: { $0.utf8.count > Int(UInt16.max) }) {
+            throw .metadataTooLarge(size: body.count, limit: Int(UInt16.max))
+        }
+        let ackEnd: UInt64 = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            if table.slot(of: id) != nil { throw .duplicateStream(id) }
+            let number = table.highestNumber + 1
+            let now = Clock.wallMicroseconds()
+            let offset = try body.withBytes { (raw) throws(JournalError) in
+                try appendRecord(.streamOpen, stream: number, chunkIndex: 0, previous: 0, timestamp: now, body: raw)
+            }
+            table.insert(
+                StreamEntry(
+                    id: id, number: number, status: .open, metadata: metadata, openOffset: offset, lastOffset: offset,
+                    chunkCount: 0, byteCount: 0, createdAt: now, updatedAt: now, finishedAt: 0, reason: nil,
+                    blockStarts: []))
+            return end
+        }
+        try acknowledge(ackEnd)
+    }
+
+    /// Appends chunks to one stream under one lock acquisition; returns the first index.
+    func append(
+        _ count: Int, to id: StreamID, chunk: (Int) -> UnsafeRawBufferPointer
+    ) throws(JournalError) -> Int {
+        let (first, ackEnd): (Int, UInt64) = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            guard entry.status == .open else { throw .streamFinished(id, status: entry.status) }
+            for i in 0..<count where chunk(i).count > options.maxChunkSize {
+                throw .chunkTooLarge(size: chunk(i).count, limit: options.maxChunkSize)
+            }
+            let first = Int(entry.chunkCount)
+            for i in 0..<count {
+                let bytes = chunk(i)
+                let now = Clock.wallMicroseconds()
+                let last = table[slot]
+                let offset = try appendRecord(
+                    .chunk, stream: last.number, chunkIndex: last.chunkCount, previous: last.lastOffset,
+                    timestamp: now, body: bytes)
+                table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+            }
+            return (first, end)
+        }
+        try acknowledge(ackEnd)
+        return first
+    }
+
+    /// The idempotent append: stores `bytes` as chunk `index` unless that chunk already holds
+    /// exactly these bytes. Returns true when it stored, false for a duplicate.
+    func append(_ bytes: UnsafeRawBufferPointer, to id: StreamID, at index: Int) throws(JournalError) -> Bool {
+        let (stored, ackEnd): (Bool, UInt64) = try lock.withLock { () throws(JournalError) in
+            if isClosed { throw .closed(path: path) }
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            if index < 0 { throw .indexOutOfRange(id, index: index, count: Int(entry.chunkCount)) }
+            if index < Int(entry.chunkCount) {
+                let offset = try chunkOffsetLocked(
+                    entry, index: index, end: end, lastChunk: lastChunkOffsetLocked(entry))
+                let existing = region.bytes(at: offset + UInt64(RecordField.size), count: Int(bodyLength(at: offset)))
+                guard existing.elementsEqual(bytes) else { throw .chunkConflict(id, index: index) }
+                return (false, end)
+            }
+            try checkWritable()
+            guard entry.status == .open else { throw .streamFinished(id, status: entry.status) }
+            if index > Int(entry.chunkCount) { throw .indexGap(id, index: index, next: Int(entry.chunkCount)) }
+            if bytes.count > options.maxChunkSize {
+                throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
+            }
+            let now = Clock.wallMicroseconds()
+            let offset = try appendRecord(
+                .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+                timestamp: now, body: bytes)
+            table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+            return (true, end)
+        }
+        // A duplicate is acknowledged only once the original is as durable as a fresh append.
+        try acknowledge(ackEnd)
+        return stored
+    }
+
+    /// Writes a terminal record.
+    func finish(_ id: StreamID, status: StreamStatus, reason: String?, durable: Bool = true) throws(JournalError) {
+        let type = RecordType(terminal: status)!
+        let body = Array((reason ?? "").utf8)
+        if body.count > options.maxChunkSize {
+            throw .chunkTooLarge(size: body.count, limit: options.maxChunkSize)
+        }
+        let ackEnd: UInt64 = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            guard entry.status == .open else { throw .streamFinished(id, status: entry.status) }
+            let now = Clock.wallMicroseconds()
+            let offset = try body.withBytes { (raw) throws(JournalError) in
+                try appendRecord(
+                    type, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+                    timestamp: now, body: raw)
+            }
+            table[slot].noteFinish(status, reason: reason, at: offset, timestamp: now)
+            return end
+        }
+        if durable { try acknowledge(ackEnd) }
+    }
+
+    // MARK: Durability
+
+    /// Returns once every byte below `target` has been covered by a successful `fdatasync`.
+    /// The first caller to find no sync in flight runs one for everything written so far;
+    /// the others wait for it (group commit). A failed sync poisons the handle: the kernel may
+    /// have dropped the dirty pages, so retrying could report success for lost data.
+    func makeDurable(upTo target: UInt64) throws(JournalError) {
+        lock.lock()
+        defer { lock.unlock() }
+        while syncedEnd < target {
+            if let failure { throw failure }
+            if isClosed { throw .closed(path: path) }
+            if syncInFlight {
+                lock.wait()
+                continue
+            }
+            syncInFlight = true
+            let goal = end
+            let descriptor = fd
+            lock.unlock()
+            let started = Clock.monotonicNanoseconds()
+            var syncError: Errno?
+            do { try descriptor.dataSync() } catch { syncError = error }
+            let elapsed = Clock.monotonicNanoseconds() - started
+            lock.lock()
+            syncInFlight = false
+            statistics.syncs += 1
+            statistics.syncNanoseconds += elapsed
+            if let syncError {
+                let error = poison(.io(operation: "fdatasync", path: path, errno: syncError))
+                lock.broadcast()
+                throw error
+            }
+            syncedEnd = max(syncedEnd, goal)
+            lock.broadcast()
+        }
+    }
+
+    /// Syncs everything written so far.
+    func sync() throws(JournalError) {
+        let target = try lock.withLock { () throws(JournalError) in
+            if isClosed { throw .closed(path: path) }
+            return end
+        }
+        if writable { try makeDurable(upTo: target) }
+    }
+
+    /// Appends an index snapshot, makes it durable, then points the header at it.
+    func writeSnapshot() throws(JournalError) {
+        let (offset, length): (UInt64, UInt64) = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.entries)
+                .encoded()
+            let offset = try body.withBytes { (raw) throws(JournalError) in
+                try appendRecord(
+                    .snapshot, stream: 0, chunkIndex: 0, previous: 0, timestamp: Clock.wallMicroseconds(), body: raw)
+            }
+            bytesSinceSnapshot = 0
+            return (offset, end - offset)
+        }
+        try makeDurable(upTo: offset + length)
+        try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            // Only ever move the checkpoint forward: a concurrent sync may have covered more.
+            header.checkpointEnd = max(header.checkpointEnd, offset + length)
+            header.snapshotOffset = offset
+            header.snapshotLength = length
+            try writeHeader()
+            statistics.snapshots += 1
+        }
+        // The header page becomes durable with this sync (or the next one): a header that
+        // did not reach the disk only means the open uses the older slot.
+        try lock.withLock { () throws(JournalError) in
+            do throws(Errno) { try fd.dataSync() } catch {
+                throw poison(.io(operation: "fdatasync", path: path, errno: error))
+            }
+        }
+    }
+}

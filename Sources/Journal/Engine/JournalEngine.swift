@@ -1,0 +1,331 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The single-writer engine behind `Journal`: owns the file, the mapping, the stream table
+/// and every policy (growth, group commit, snapshots, recovery, poisoning).
+///
+/// Concurrency: one `Lock` guards all mutable state. Appends encode straight into the shared
+/// mapping under the lock; `fdatasync` runs outside it so appenders keep going while a sync
+/// is in flight (group commit). Readers copy what they need under the lock and then read the
+/// mapping without it: bytes below `end` never change once written.
+final class JournalEngine: @unchecked Sendable {
+    let path: String
+    let writable: Bool
+    let options: JournalOptions
+    private(set) var report: RecoveryReport
+
+    let lock = Lock()
+    // Everything below is guarded by `lock`.
+    var fd: FileDescriptor
+    var region: MappedRegion
+    /// Allocated file size (writer) or last observed size (reader); never read past it.
+    var fileSize: UInt64
+    /// Where the next record goes; every byte below it is a valid record.
+    var end: UInt64
+    var table: StreamTable
+    var header: FileHeader
+    var headerSlot: Int
+    /// Generation this writer stamps on records (reader: the highest one seen).
+    var generation: UInt32
+    var lastGeneration: UInt32
+    /// Set after a failed write or sync; every later write throws it.
+    var failure: JournalError?
+    var isClosed = false
+    var syncedEnd: UInt64
+    var syncInFlight = false
+    var bytesSinceSnapshot: UInt64 = 0
+    var stopMaintenance = false
+    var maintenanceThread: pthread_t?
+    var statistics = EngineStatistics()
+
+    init(
+        path: String, writable: Bool, options: JournalOptions, fd: FileDescriptor, region: MappedRegion,
+        fileSize: UInt64, state: LoadedState
+    ) {
+        self.path = path
+        self.writable = writable
+        self.options = options
+        self.fd = fd
+        self.region = region
+        self.fileSize = fileSize
+        self.end = state.end
+        self.table = state.table
+        self.header = state.header
+        self.headerSlot = state.headerSlot
+        self.generation = state.header.generation
+        self.lastGeneration = state.lastGeneration
+        self.syncedEnd = state.end
+        self.report = state.report
+    }
+
+    deinit {
+        // `Journal.deinit` stops the maintenance thread (which holds the engine) first.
+        if !isClosed {
+            if writable { fd.unlock() }
+            fd.close()
+        }
+    }
+
+    /// Address space reserved ahead of the file, so appends rarely need a new mapping.
+    static func mappingLength(for size: UInt64) -> Int {
+        let minimum: UInt64 = 1 << 30
+        let wanted = max(minimum, size * 2)
+        let page: UInt64 = 2 << 20
+        return Int((wanted + page - 1) / page * page)
+    }
+
+    // MARK: Opening
+
+    /// Opens (creating if allowed) the journal for writing and runs recovery.
+    static func openForWriting(path: String, options: JournalOptions) throws(JournalError) -> JournalEngine {
+        let started = Clock.monotonicNanoseconds()
+        let fd = try lockedDescriptor(path: path, options: options)
+        var handedOff = false
+        defer { if !handedOff { fd.close() } }
+        let size = try io("fstat", path) { () throws(Errno) in try fd.size() }
+        if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
+        let region = try io("mmap", path) { () throws(Errno) in
+            try MappedRegion(fd: fd, length: mappingLength(for: size), writable: true)
+        }
+        let state = try LoadedState.load(region.bytes(at: 0, count: Int(size)), path: path)
+        let engine = JournalEngine(
+            path: path, writable: true, options: options, fd: fd, region: region, fileSize: size, state: state)
+        handedOff = true
+        try engine.finishRecovery(started: started)
+        return engine
+    }
+
+    /// Opens an existing journal without the writer lock.
+    static func openReadOnly(path: String) throws(JournalError) -> JournalEngine {
+        let started = Clock.monotonicNanoseconds()
+        let fd = try io("open", path) { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
+        var handedOff = false
+        defer { if !handedOff { fd.close() } }
+        let size = try io("fstat", path) { () throws(Errno) in try fd.size() }
+        if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
+        let region = try io("mmap", path) { () throws(Errno) in
+            try MappedRegion(fd: fd, length: mappingLength(for: size), writable: false)
+        }
+        var state = try LoadedState.load(region.bytes(at: 0, count: Int(size)), path: path)
+        state.report.durationNanoseconds = Clock.monotonicNanoseconds() - started
+        let engine = JournalEngine(
+            path: path, writable: false, options: JournalOptions(), fd: fd, region: region, fileSize: size,
+            state: state)
+        handedOff = true
+        return engine
+    }
+
+    /// Opens `path` read-write and takes the writer lock, creating the file first if needed.
+    private static func lockedDescriptor(path: String, options: JournalOptions) throws(JournalError) -> FileDescriptor {
+        while true {
+            let fd: FileDescriptor
+            do {
+                fd = try FileDescriptor.open(path, .readWrite)
+            } catch {
+                guard error == .noEntry, options.createIfMissing else {
+                    throw .io(operation: "open", path: path, errno: error)
+                }
+                try createJournalFile(path: path)
+                continue
+            }
+            let locked: Bool
+            do { locked = try fd.tryLockExclusive() } catch {
+                fd.close()
+                throw .io(operation: "flock", path: path, errno: error)
+            }
+            if !locked {
+                let pid = headerPID(fd)
+                fd.close()
+                throw .locked(path: path, pid: pid)
+            }
+            // The path may have been replaced (compaction) between open and flock: the lock
+            // must be on the file the path names now.
+            let mine = try? fd.identity()
+            let current = try? FileSystem.identity(of: path)
+            if mine != nil && mine == current { return fd }
+            fd.close()
+        }
+    }
+
+    /// The writer PID recorded in the newest valid header, for the "locked" error.
+    private static func headerPID(_ fd: FileDescriptor) -> Int32? {
+        var bytes = [UInt8](repeating: 0, count: Layout.headerSlotSize * Layout.headerSlotCount)
+        let count = bytes.withUnsafeMutableBytes { (try? fd.read(into: $0, at: 0)) ?? 0 }
+        return bytes.withUnsafeBytes { raw in
+            let view = UnsafeRawBufferPointer(rebasing: raw[0..<count])
+            guard let picked = try? LoadedState.pickHeader(view, path: ""), picked.header.writerPID != 0 else {
+                return nil
+            }
+            return Int32(bitPattern: picked.header.writerPID)
+        }
+    }
+
+    /// Writes a new, empty journal beside `path` and links it into place, so no reader ever
+    /// sees a half-written header under the real name.
+    static func createJournalFile(path: String) throws(JournalError) {
+        let temporary = "\(path).creating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try io("create", temporary) { () throws(Errno) in try FileDescriptor.createExclusive(temporary) }
+        defer {
+            fd.close()
+            try? FileSystem.unlink(temporary)
+        }
+        let now = Clock.wallMicroseconds()
+        var header = FileHeader(
+            journalID: (0..<16).map { _ in UInt8.random(in: 0...255) }, sequence: 1, generation: 0, writerPID: 0,
+            createdAt: now, updatedAt: now, checkpointEnd: Layout.logStart, snapshotOffset: 0, snapshotLength: 0)
+        try io("write header", temporary) { () throws(Errno) in
+            for slot in 0..<Layout.headerSlotCount {
+                header.sequence = UInt64(slot + 1)
+                try header.encoded().withBytes { (raw) throws(Errno) in
+                    try fd.write(raw, at: UInt64(slot * Layout.headerSlotSize))
+                }
+            }
+            try fd.allocate(offset: Layout.logStart, length: initialLogCapacity)
+            try fd.sync()
+        }
+        do {
+            try FileSystem.link(temporary, path)
+        } catch {
+            // Another process created it first: use theirs.
+            if error == .exists { return }
+            throw .io(operation: "link", path: path, errno: error)
+        }
+        try io("fsync directory", path) { () throws(Errno) in try FileSystem.syncDirectory(containing: path) }
+    }
+
+    static let initialLogCapacity: UInt64 = 1 << 20
+
+    /// The writer's half of recovery: make the recovered prefix durable, clear the torn tail,
+    /// take a new generation, then deal with streams the previous writer left open.
+    private func finishRecovery(started: UInt64) throws(JournalError) {
+        try io("fdatasync") { () throws(Errno) in try fd.dataSync() }
+        if end < fileSize {
+            // Bytes after the valid end are a torn tail or preallocated zeros; zeroing them
+            // means no later scan can mistake leftovers for records.
+            try io("zero the tail") { () throws(Errno) in try fd.zeroRange(offset: end, length: fileSize - end) }
+        }
+        generation = header.generation &+ 1
+        if generation == 0 { throw .corruption(path: path, offset: 0, detail: "writer generation overflowed") }
+        header.generation = generation
+        header.writerPID = UInt32(bitPattern: getpid())
+        header.checkpointEnd = end
+        try writeHeader()
+        try io("fdatasync") { () throws(Errno) in try fd.sync() }
+        syncedEnd = end
+
+        let now = Clock.wallMicroseconds()
+        var interrupted: [StreamID] = []
+        var kept: [StreamID] = []
+        for slot in 0..<table.count where table[slot].status == .open {
+            let entry = table[slot]
+            switch options.openStreams {
+            case .interrupt:
+                interrupted.append(entry.id)
+            case .keepOpen(let staleAfter):
+                if now - entry.updatedAt >= staleAfter.microseconds {
+                    interrupted.append(entry.id)
+                } else {
+                    kept.append(entry.id)
+                }
+            }
+        }
+        for id in interrupted {
+            try finish(id, status: .interrupted, reason: InterruptReason.recovery, durable: false)
+        }
+        if !interrupted.isEmpty { try makeDurable(upTo: end) }
+        report.interruptedStreams = interrupted
+        report.streamsKeptOpen = kept
+        // A long tail means the last writer died long after its last snapshot; snapshot now
+        // so the next open does not scan it again.
+        if report.logEnd - (report.snapshotOffset ?? Layout.logStart) > UInt64(options.snapshotInterval / 2) {
+            try writeSnapshot()
+        }
+        report.durationNanoseconds = Clock.monotonicNanoseconds() - started
+        startMaintenanceThread()
+    }
+
+    /// Writes `header` (with a new sequence number) to the slot not in use; the caller syncs.
+    func writeHeader() throws(JournalError) {
+        header.sequence += 1
+        header.updatedAt = Clock.wallMicroseconds()
+        let slot = 1 - headerSlot
+        let bytes = header.encoded()
+        do {
+            try bytes.withBytes { (raw) throws(Errno) in
+                try fd.write(raw, at: UInt64(slot * Layout.headerSlotSize))
+            }
+        } catch {
+            throw poison(.io(operation: "write header slot \(slotName(slot))", path: path, errno: error))
+        }
+        headerSlot = slot
+    }
+
+    // MARK: Closing
+
+    /// Stops background work, writes a final snapshot and header, syncs, and releases the file.
+    func close() throws(JournalError) {
+        stopMaintenanceThread()
+        var firstError: JournalError?
+        if writable {
+            let healthy = lock.withLock { !isClosed && failure == nil }
+            if healthy {
+                do { try writeSnapshot() } catch { firstError = error }
+            }
+        }
+        lock.withLock {
+            while syncInFlight { lock.wait() }
+            if !isClosed {
+                isClosed = true
+                if writable { fd.unlock() }
+                fd.close()
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    // MARK: Helpers
+
+    /// Records `error` as the reason this handle refuses writes, and returns it.
+    func poison(_ error: JournalError) -> JournalError {
+        if failure == nil {
+            failure = .poisoned(path: path, cause: error.description)
+            lock.broadcast()
+        }
+        return error
+    }
+
+    /// Runs a system call, turning `Errno` into `JournalError.io` for this journal's path.
+    func io<T>(_ operation: String, _ body: () throws(Errno) -> T) throws(JournalError) -> T {
+        try JournalEngine.io(operation, path, body)
+    }
+
+    static func io<T>(_ operation: String, _ path: String, _ body: () throws(Errno) -> T) throws(JournalError) -> T {
+        do { return try body() } catch { throw .io(operation: operation, path: path, errno: error) }
+    }
+}
+
+/// Reasons written into interrupted records.
+enum InterruptReason {
+    static let recovery = "the writer ended without finishing this stream (interrupted by recovery)"
+    static func stale(_ duration: Duration) -> String {
+        "no append for \(duration.microseconds / 1_000_000) s (stale; interrupted)"
+    }
+}
+
+/// Counters for benchmarks and `/metrics`.
+struct EngineStatistics: Sendable {
+    var syncs = 0
+    var syncNanoseconds: UInt64 = 0
+    var snapshots = 0
+}
+
+extension Duration {
+    /// Whole microseconds.
+    var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}

@@ -1,0 +1,161 @@
+/// The result of reading a journal's headers, latest usable snapshot and log tail: the
+/// first half of recovery, shared by writable and read-only opens (FORMAT.md, "Recovery").
+struct LoadedState {
+    var table = StreamTable()
+    var header: FileHeader
+    var headerSlot: Int
+    var end: UInt64
+    var lastGeneration: UInt32 = 0
+    var report = RecoveryReport()
+    /// Whether the scan stopped at invalid bytes rather than a clean end.
+    var stoppedAtInvalid = false
+
+    /// Reads the two header slots of `file` (the whole file, from offset 0).
+    static func pickHeader(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> (
+        header: FileHeader, slot: Int, other: FileHeader?, damaged: [String]
+    ) {
+        if file.isEmpty {
+            throw .notAJournal(path: path, reason: "the file is empty (0 bytes)")
+        }
+        var valid: [(FileHeader, Int)] = []
+        var damaged: [String] = []
+        var signatures = 0
+        for slot in 0..<Layout.headerSlotCount {
+            let start = slot * Layout.headerSlotSize
+            let bytes = UnsafeRawBufferPointer(
+                rebasing: file[min(start, file.count)..<min(start + Layout.headerSlotSize, file.count)])
+            switch FileHeader.decode(bytes) {
+            case .valid(let header):
+                signatures += 1
+                valid.append((header, slot))
+            case .notAJournal:
+                damaged.append("header slot \(slotName(slot)) at offset \(start) has no StreamJournal signature")
+            case .unsupportedVersion(let version):
+                throw .unsupportedVersion(path: path, found: version, supported: Layout.formatVersion)
+            case .invalid(let reason):
+                signatures += 1
+                damaged.append("header slot \(slotName(slot)) at offset \(start): \(reason)")
+            }
+        }
+        if signatures == 0 {
+            throw .notAJournal(path: path, reason: "no StreamJournal signature at offset 0 (\(file.count) bytes)")
+        }
+        guard let best = valid.max(by: { $0.0.sequence < $1.0.sequence }) else {
+            throw .corruption(
+                path: path, offset: 0, detail: "both header slots are damaged: " + damaged.joined(separator: "; "))
+        }
+        if file.count < Int(Layout.logStart) {
+            throw .corruption(
+                path: path, offset: UInt64(file.count),
+                detail: "the file is \(file.count) bytes, shorter than the \(Layout.logStart)-byte header area")
+        }
+        let other = valid.first { $0.1 != best.1 }?.0
+        return (best.0, best.1, other, damaged)
+    }
+
+    /// Loads the index: header, then the newest usable snapshot, then every record after it.
+    /// Throws `corruption` when the log is invalid before the header's checkpoint.
+    static func load(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> LoadedState {
+        let picked = try pickHeader(file, path: path)
+        var state = LoadedState(header: picked.header, headerSlot: picked.slot, end: Layout.logStart)
+        state.report.headerSlot = picked.slot
+        state.report.damagedHeaderSlots = picked.damaged
+        let maxGeneration = picked.header.generation
+
+        // Snapshots the headers point at: the current slot's first, then the other's.
+        var candidates: [(UInt64, UInt64)] = []
+        for header in [picked.header, picked.other].compactMap({ $0 }) where header.snapshotOffset != 0 {
+            if !candidates.contains(where: { $0.0 == header.snapshotOffset }) {
+                candidates.append((header.snapshotOffset, header.snapshotLength))
+            }
+        }
+        var scanner = LogScanner(log: file, from: Layout.logStart, maxGeneration: maxGeneration)
+        for (offset, length) in candidates {
+            switch loadSnapshot(file, at: offset, length: length, maxGeneration: maxGeneration) {
+            case .success(let (table, generation)):
+                state.table = table
+                state.report.snapshotOffset = offset
+                scanner = LogScanner(
+                    log: file, from: offset + length, maxGeneration: maxGeneration, lastGeneration: generation)
+            case .failure(let problem):
+                state.report.snapshotProblems.append("snapshot at offset \(offset): \(problem.detail)")
+                continue
+            }
+            break
+        }
+        // A full scan may meet a damaged snapshot the headers describe; its extent is known,
+        // and it is derived data, so it is skipped rather than ending the log there.
+        let knownSnapshots = Dictionary(candidates, uniquingKeysWith: { first, _ in first })
+
+        scanLoop: while true {
+            switch scanner.next() {
+            case .record(let header, let body, let offset):
+                do {
+                    try state.table.apply(header, body: body, at: offset)
+                } catch {
+                    state.end = offset
+                    state.stoppedAtInvalid = true
+                    state.report.tornTailReason = error.detail
+                    break scanLoop
+                }
+                state.report.recordsScanned += 1
+            case .end(let offset):
+                state.end = offset
+                break scanLoop
+            case .invalid(let offset, let reason):
+                if let length = knownSnapshots[offset], offset + length <= picked.header.checkpointEnd {
+                    scanner.skip(to: offset + length)
+                    continue
+                }
+                state.end = offset
+                state.stoppedAtInvalid = true
+                state.report.tornTailReason = reason
+                break scanLoop
+            }
+        }
+        state.lastGeneration = scanner.lastGeneration
+        if state.end < picked.header.checkpointEnd {
+            let detail =
+                state.report.tornTailReason
+                ?? (UInt64(file.count) < picked.header.checkpointEnd
+                    ? "the file ends at \(file.count) but records up to \(picked.header.checkpointEnd) were durable (truncated file?)"
+                    : "the log ends before the durable checkpoint at \(picked.header.checkpointEnd)")
+            throw .corruption(path: path, offset: state.end, detail: detail)
+        }
+        if state.stoppedAtInvalid { state.report.tornTailOffset = state.end }
+        state.report.logEnd = state.end
+        return state
+    }
+
+    /// Reads one snapshot record and the stream table it holds.
+    static func loadSnapshot(
+        _ file: UnsafeRawBufferPointer, at offset: UInt64, length: UInt64, maxGeneration: UInt32
+    ) -> Result<(StreamTable, UInt32), DecodeError> {
+        guard case .record(let header) = decodeRecord(in: file, at: offset, maxGeneration: maxGeneration) else {
+            return .failure(DecodeError(offset: 0, detail: "not a valid record"))
+        }
+        guard header.type == .snapshot, UInt64(header.alignedSize) == length else {
+            return .failure(DecodeError(offset: 0, detail: "the record there is not the snapshot the header describes"))
+        }
+        let body = UnsafeRawBufferPointer(
+            rebasing: file[Int(offset) + RecordField.size..<Int(offset) + RecordField.size + Int(header.bodyLength)])
+        let snapshot: SnapshotBody
+        do { snapshot = try SnapshotBody.decode(body) } catch { return .failure(error) }
+        guard snapshot.logEnd == offset else {
+            return .failure(
+                DecodeError(offset: 0, detail: "it covers the log up to \(snapshot.logEnd), not up to itself"))
+        }
+        var table = StreamTable()
+        for entry in snapshot.streams {
+            guard table.slot(of: entry.id) == nil else {
+                return .failure(DecodeError(offset: 0, detail: "stream \"\(entry.id)\" appears twice"))
+            }
+            table.insert(entry)
+        }
+        table.raiseHighestNumber(to: snapshot.highestStreamNumber)
+        return .success((table, header.generation))
+    }
+}
+
+/// "A" or "B".
+func slotName(_ slot: Int) -> String { slot == 0 ? "A" : "B" }

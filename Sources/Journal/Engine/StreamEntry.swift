@@ -1,0 +1,147 @@
+/// The in-memory state of one stream: what `StreamInfo` reports plus where its records are.
+struct StreamEntry: Sendable, Equatable {
+    var id: StreamID
+    var number: UInt32
+    var status: StreamStatus
+    var metadata: [String: String]
+    /// Offset of the stream-open record.
+    var openOffset: UInt64
+    /// Offset of the stream's latest record (the `previous` of its next record).
+    var lastOffset: UInt64
+    var chunkCount: UInt32
+    var byteCount: UInt64
+    var createdAt: Int64
+    var updatedAt: Int64
+    /// Zero while open.
+    var finishedAt: Int64
+    var reason: String?
+    /// Offsets of chunks 0, 64, 128, ...: the sparse index that, with each record's
+    /// back-pointer, finds chunk k without scanning the file.
+    var blockStarts: [UInt64]
+
+    var info: StreamInfo {
+        StreamInfo(
+            id: id, status: status, chunkCount: Int(chunkCount), byteCount: Int(byteCount),
+            createdAt: createdAt, updatedAt: updatedAt, finishedAt: status.isFinished ? finishedAt : nil,
+            reason: reason, metadata: metadata)
+    }
+
+    /// Records a chunk appended at `offset`.
+    @inline(__always)
+    mutating func noteChunk(at offset: UInt64, length: Int, timestamp: Int64) {
+        if chunkCount % UInt32(Layout.chunksPerBlock) == 0 { blockStarts.append(offset) }
+        chunkCount += 1
+        byteCount += UInt64(length)
+        lastOffset = offset
+        updatedAt = timestamp
+    }
+
+    /// Records the terminal record at `offset`.
+    mutating func noteFinish(_ status: StreamStatus, reason: String?, at offset: UInt64, timestamp: Int64) {
+        self.status = status
+        self.reason = reason
+        lastOffset = offset
+        updatedAt = timestamp
+        finishedAt = timestamp
+    }
+}
+
+/// All streams of a journal, by id and by stream number.
+struct StreamTable: Sendable {
+    private(set) var entries: [StreamEntry] = []
+    private(set) var slotByID: [StreamID: Int] = [:]
+    private(set) var slotByNumber: [UInt32: Int] = [:]
+    /// Highest stream number ever opened; new streams get the next one.
+    private(set) var highestNumber: UInt32 = 0
+
+    var count: Int { entries.count }
+
+    func slot(of id: StreamID) -> Int? { slotByID[id] }
+
+    subscript(slot: Int) -> StreamEntry {
+        get { entries[slot] }
+        _modify { yield &entries[slot] }
+    }
+
+    mutating func insert(_ entry: StreamEntry) {
+        let slot = entries.count
+        entries.append(entry)
+        slotByID[entry.id] = slot
+        slotByNumber[entry.number] = slot
+        highestNumber = max(highestNumber, entry.number)
+    }
+
+    /// Restores the numbering state of a snapshot whose streams were since removed.
+    mutating func raiseHighestNumber(to number: UInt32) {
+        highestNumber = max(highestNumber, number)
+    }
+
+    /// Why a record cannot follow the records before it (FORMAT.md, "Validity of the log").
+    struct Violation: Error {
+        let detail: String
+    }
+
+    /// Applies a valid record found at `offset` during a scan; throws when it breaks the
+    /// stream lifecycle rules. `body` is the record's body.
+    mutating func apply(_ header: RecordHeader, body: UnsafeRawBufferPointer, at offset: UInt64) throws(Violation) {
+        switch header.type {
+        case .snapshot, .padding:
+            return
+        case .streamOpen:
+            guard header.stream > highestNumber else {
+                throw Violation(
+                    detail: "stream number \(header.stream) is not above the highest so far (\(highestNumber))")
+            }
+            guard header.chunkIndex == 0, header.previous == 0 else {
+                throw Violation(detail: "a stream-open record must have chunk index 0 and no previous record")
+            }
+            let decoded: StreamOpenBody
+            do { decoded = try StreamOpenBody.decode(body) } catch {
+                throw Violation(detail: "stream-open body: \(error.detail) at body offset \(error.offset)")
+            }
+            if let problem = StreamID.problem(with: decoded.id) {
+                throw Violation(detail: "stream id is invalid: \(problem)")
+            }
+            let id = StreamID(trusted: decoded.id)
+            guard slotByID[id] == nil else { throw Violation(detail: "stream id \"\(id)\" is opened twice") }
+            insert(
+                StreamEntry(
+                    id: id, number: header.stream, status: .open, metadata: decoded.metadata,
+                    openOffset: offset, lastOffset: offset, chunkCount: 0, byteCount: 0,
+                    createdAt: header.timestamp, updatedAt: header.timestamp, finishedAt: 0, reason: nil,
+                    blockStarts: []))
+        case .chunk, .completed, .failed, .cancelled, .interrupted:
+            guard let slot = slotByNumber[header.stream] else {
+                throw Violation(detail: "record for stream number \(header.stream), which was never opened")
+            }
+            let entry = entries[slot]
+            guard entry.status == .open else {
+                throw Violation(detail: "record for stream \"\(entry.id)\" after it ended (\(entry.status))")
+            }
+            guard header.chunkIndex == entry.chunkCount else {
+                throw Violation(
+                    detail: "chunk index \(header.chunkIndex) for stream \"\(entry.id)\", expected \(entry.chunkCount)")
+            }
+            guard header.previous == entry.lastOffset else {
+                throw Violation(
+                    detail:
+                        "previous-record pointer \(header.previous) for stream \"\(entry.id)\", expected \(entry.lastOffset)"
+                )
+            }
+            if header.type == .chunk {
+                entries[slot].noteChunk(at: offset, length: body.count, timestamp: header.timestamp)
+            } else {
+                let reason: String?
+                if body.isEmpty {
+                    reason = nil
+                } else if let text = String(validating: body, as: UTF8.self) {
+                    reason = text
+                } else {
+                    throw Violation(detail: "terminal record reason is not valid UTF-8")
+                }
+                entries[slot].noteFinish(
+                    header.type.terminalStatus!, reason: reason, at: offset, timestamp: header.timestamp)
+            }
+        }
+    }
+}

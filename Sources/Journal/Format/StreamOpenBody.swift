@@ -1,0 +1,37 @@
+/// The body of a stream-open record: the id and the metadata (FORMAT.md, "Stream open").
+struct StreamOpenBody: Equatable, Sendable {
+    var id: String
+    var metadata: [String: String]
+
+    /// Longest encoded metadata accepted at creation.
+    static let maxMetadataBytes = 64 * 1024
+
+    /// `u16 idLength, id, u16 pairCount, pairCount × (u16 keyLength, key, u32 valueLength, value)`;
+    /// pairs sorted by key so equal metadata encodes to equal bytes.
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 4 + id.utf8.count + metadata.count * 32)
+        writer.string16(id)
+        writer.u16(UInt16(metadata.count))
+        for key in metadata.keys.sorted() {
+            writer.string16(key)
+            writer.string32(metadata[key]!)
+        }
+        return writer.bytes
+    }
+
+    static func decode(_ body: UnsafeRawBufferPointer) throws(DecodeError) -> StreamOpenBody {
+        var reader = ByteReader(body)
+        let id = try reader.string16()
+        let count = Int(try reader.u16())
+        var metadata: [String: String] = [:]
+        for _ in 0..<count {
+            let key = try reader.string16()
+            metadata[key] = try reader.string32()
+        }
+        guard reader.isAtEnd else {
+            throw DecodeError(
+                offset: reader.position, detail: "\(reader.remaining) unexpected bytes after the metadata")
+        }
+        return StreamOpenBody(id: id, metadata: metadata)
+    }
+}

@@ -1,0 +1,177 @@
+import CJournal
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A thin, typed wrapper over an open file descriptor: one method per system call, each
+/// retrying `EINTR` and throwing `Errno`. No policy lives here.
+struct FileDescriptor: Sendable {
+    let rawValue: Int32
+
+    /// Access modes for `open`.
+    enum Access {
+        case readOnly
+        case readWrite
+    }
+
+    /// `open(2)` of an existing file, with `O_CLOEXEC`.
+    static func open(_ path: String, _ access: Access) throws(Errno) -> FileDescriptor {
+        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
+        let fd = try retryingOnInterrupt { cj_open(path, flags, 0) }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// `open(2)` with `O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC`: a new file that must not exist.
+    static func createExclusive(_ path: String, permissions: mode_t = 0o644) throws(Errno)
+        -> FileDescriptor
+    {
+        let fd = try retryingOnInterrupt {
+            cj_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, permissions)
+        }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// `close(2)`. Errors are ignored: after close the descriptor is gone either way, and
+    /// durability is decided by the earlier `fdatasync`, never by close.
+    func close() {
+        _ = systemClose(rawValue)
+    }
+
+    /// `pread(2)` until `buffer` is full or end of file; returns the bytes read.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(Errno) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try retryingOnInterrupt {
+                pread(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// `pwrite(2)` of all of `buffer` at `offset`.
+    func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(Errno) {
+        var done = 0
+        while done < buffer.count {
+            let n = try retryingOnInterrupt {
+                pwrite(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            done += n
+        }
+    }
+
+    /// `fdatasync(2)` (`F_FULLFSYNC` on Darwin). Never retried after a failure other than
+    /// `EINTR`: the kernel may have dropped the dirty pages, so a second success proves nothing.
+    func dataSync() throws(Errno) {
+        _ = try retryingOnInterrupt { cj_datasync(rawValue) }
+    }
+
+    /// `fsync(2)`: data and all metadata, used after the file size changes.
+    func sync() throws(Errno) {
+        _ = try retryingOnInterrupt { fsync(rawValue) }
+    }
+
+    /// `fallocate(2)`: reserves blocks so later writes through the mapping cannot fail
+    /// with `ENOSPC` (which would be a SIGBUS, not an error).
+    func allocate(offset: UInt64, length: UInt64) throws(Errno) {
+        let result = cj_allocate(rawValue, off_t(offset), off_t(length))
+        if result != 0 { throw Errno(rawValue: result) }
+    }
+
+    /// The file's size from `fstat(2)`.
+    func size() throws(Errno) -> UInt64 {
+        var info = stat()
+        _ = try retryingOnInterrupt { fstat(rawValue, &info) }
+        return UInt64(info.st_size)
+    }
+
+    /// Device and inode from `fstat(2)`, to tell whether a path still names this file.
+    func identity() throws(Errno) -> FileIdentity {
+        var info = stat()
+        _ = try retryingOnInterrupt { fstat(rawValue, &info) }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    /// `flock(2)` with `LOCK_EX | LOCK_NB`; returns false when another open file holds it.
+    func tryLockExclusive() throws(Errno) -> Bool {
+        do {
+            _ = try retryingOnInterrupt { flock(rawValue, LOCK_EX | LOCK_NB) }
+            return true
+        } catch {
+            if error == .wouldBlock { return false }
+            throw error
+        }
+    }
+}
+
+extension FileDescriptor {
+    /// `flock(2)` with `LOCK_UN`. Needed before close: a mapping of the file keeps the open
+    /// file description, and so its lock, alive after the descriptor is closed.
+    func unlock() {
+        _ = try? retryingOnInterrupt { flock(rawValue, LOCK_UN) }
+    }
+}
+
+/// A file's identity (device and inode), stable across renames.
+struct FileIdentity: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+}
+
+/// Path-level system calls.
+enum FileSystem {
+    /// `link(2)`: gives `source` the additional name `destination`, failing with `EEXIST`
+    /// when the destination exists. Used to publish a new file without replacing anything.
+    static func link(_ source: String, _ destination: String) throws(Errno) {
+        _ = try retryingOnInterrupt { systemLink(source, destination) }
+    }
+
+    /// `unlink(2)`.
+    static func unlink(_ path: String) throws(Errno) {
+        _ = try retryingOnInterrupt { systemUnlink(path) }
+    }
+
+    /// `stat(2)` identity of a path, or nil when it does not exist.
+    static func identity(of path: String) throws(Errno) -> FileIdentity? {
+        var info = stat()
+        do {
+            _ = try retryingOnInterrupt { stat(path, &info) }
+        } catch {
+            if error == .noEntry { return nil }
+            throw error
+        }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    /// Opens the directory holding `path` and `fsync(2)`s it, so a new name is durable.
+    static func syncDirectory(containing path: String) throws(Errno) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let fd = try FileDescriptor.open(directory.isEmpty ? "/" : directory, .readOnly)
+        defer { fd.close() }
+        try fd.sync()
+    }
+}
+
+// The names below are shadowed inside the wrappers, hence the module-qualified calls.
+#if canImport(Glibc)
+    private func systemClose(_ fd: Int32) -> Int32 { Glibc.close(fd) }
+    private func systemLink(_ a: String, _ b: String) -> Int32 { Glibc.link(a, b) }
+    private func systemUnlink(_ a: String) -> Int32 { Glibc.unlink(a) }
+#else
+    private func systemClose(_ fd: Int32) -> Int32 { Darwin.close(fd) }
+    private func systemLink(_ a: String, _ b: String) -> Int32 { Darwin.link(a, b) }
+    private func systemUnlink(_ a: String) -> Int32 { Darwin.unlink(a) }
+#endif
+
+extension FileDescriptor {
+    /// `fallocate(2)` with `FALLOC_FL_ZERO_RANGE` (or an equivalent): the range reads as zeros,
+    /// the size is unchanged, and a reader's mapping stays valid.
+    func zeroRange(offset: UInt64, length: UInt64) throws(Errno) {
+        let result = cj_zero_range(rawValue, off_t(offset), off_t(length))
+        if result != 0 { throw Errno(rawValue: result) }
+    }
+}

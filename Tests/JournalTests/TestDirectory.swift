@@ -1,0 +1,17 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A fresh temporary directory per test, removed when the process exits cleanly.
+struct TestDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/sj-test-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(cString: template)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}

@@ -5,7 +5,8 @@ let package = Package(
     name: "StreamJournal",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Journal", targets: ["Journal"])
+        .library(name: "Journal", targets: ["Journal"]),
+        .executable(name: "journal-demo", targets: ["journal-demo"]),
     ],
     targets: [
         // The only C in the package: CRC-32C with the SSE4.2 instruction, and the few Linux
@@ -14,6 +15,12 @@ let package = Package(
         .target(
             name: "Journal",
             dependencies: ["CJournal"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The README's main command: write, read back, leave a stream in flight, recover.
+        .executableTarget(
+            name: "journal-demo",
+            dependencies: ["Journal"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // A child process for the crash and multi-process tests: it is killed with SIGKILL,

@@ -232,8 +232,14 @@ final class JournalEngine: @unchecked Sendable {
                 }
             }
         }
+        let reason: String
+        if case .keepOpen(let staleAfter) = options.openStreams {
+            reason = InterruptReason.stale(staleAfter)
+        } else {
+            reason = InterruptReason.recovery
+        }
         for id in interrupted {
-            try finish(id, status: .interrupted, reason: InterruptReason.recovery, durable: false)
+            try finish(id, status: .interrupted, reason: reason, durable: false)
         }
         if !interrupted.isEmpty { try makeDurable(upTo: end) }
         report.interruptedStreams = interrupted
@@ -327,5 +333,21 @@ extension Duration {
     var microseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}
+
+extension JournalEngine {
+    /// Drops the file as a killed process would: no snapshot, no header, no sync. For tests
+    /// that need a crashed journal without a child process.
+    func abandonForTesting() {
+        stopMaintenanceThread()
+        lock.withLock {
+            while syncInFlight { lock.wait() }
+            if !isClosed {
+                isClosed = true
+                if writable { fd.unlock() }
+                fd.close()
+            }
+        }
     }
 }

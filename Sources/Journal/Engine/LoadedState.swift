@@ -20,6 +20,7 @@ struct LoadedState {
         var valid: [(FileHeader, Int)] = []
         var damaged: [String] = []
         var signatures = 0
+        var newerVersion: UInt32?
         for slot in 0..<Layout.headerSlotCount {
             let start = slot * Layout.headerSlotSize
             let bytes = UnsafeRawBufferPointer(
@@ -31,7 +32,12 @@ struct LoadedState {
             case .notAJournal:
                 damaged.append("header slot \(slotName(slot)) at offset \(start) has no StreamJournal signature")
             case .unsupportedVersion(let version):
-                throw .unsupportedVersion(path: path, found: version, supported: Layout.formatVersion)
+                // Fatal only if no slot is a valid current-version header: a writer that
+                // upgrades a file rewrites both slots, so one newer slot beside a valid one
+                // is a damaged slot (FORMAT.md, "File header").
+                signatures += 1
+                newerVersion = max(newerVersion ?? 0, version)
+                damaged.append("header slot \(slotName(slot)) at offset \(start) claims format version \(version)")
             case .invalid(let reason):
                 signatures += 1
                 damaged.append("header slot \(slotName(slot)) at offset \(start): \(reason)")
@@ -39,6 +45,9 @@ struct LoadedState {
         }
         if signatures == 0 {
             throw .notAJournal(path: path, reason: "no StreamJournal signature at offset 0 (\(file.count) bytes)")
+        }
+        if valid.isEmpty, let newerVersion {
+            throw .unsupportedVersion(path: path, found: newerVersion, supported: Layout.formatVersion)
         }
         guard let best = valid.max(by: { $0.0.sequence < $1.0.sequence }) else {
             throw .corruption(

@@ -1,0 +1,170 @@
+/// The result of `Journal.verify(path:)`: every problem found, each with its byte offset.
+public struct VerificationReport: Sendable, Equatable {
+    /// One rule broken at one place.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// Byte offset in the file where the problem starts.
+        public var offset: UInt64
+        /// Which rule was broken, in words.
+        public var detail: String
+        /// "offset N: detail".
+        public var description: String { "offset \(offset): \(detail)" }
+    }
+
+    /// Everything wrong, in file order. Empty means the file is valid.
+    public var problems: [Problem] = []
+    /// Valid records read.
+    public var records = 0
+    /// Streams found, and how many are in each status.
+    public var streams = 0
+    /// Streams per status.
+    public var streamsByStatus: [StreamStatus: Int] = [:]
+    /// Snapshot records found.
+    public var snapshots = 0
+    /// Where the valid log ends.
+    public var logEnd: UInt64 = 0
+    /// The file's size (the log is preallocated, so usually larger than `logEnd`).
+    public var fileSize: UInt64 = 0
+    /// The durable checkpoint of the current header.
+    public var checkpointEnd: UInt64 = 0
+    /// Why the log ends where it does when that is not a clean end: a torn tail after the
+    /// checkpoint, which recovery drops; not a problem.
+    public var tailNote: String?
+
+    /// True when no problem was found.
+    public var isClean: Bool { problems.isEmpty }
+}
+
+extension Journal {
+    /// Checks every byte that carries meaning: both header slots (checksum, reserved bytes),
+    /// every record (bounds, checksum, type, padding, generation order), the stream lifecycle
+    /// (open, chunks in index order, one terminal record), every snapshot against the state
+    /// rebuilt from the log before it, and the headers' pointers. Reads without the writer
+    /// lock, so it works beside a running writer (records still being written count as tail).
+    ///
+    /// Throws only when the file cannot be read at all (I/O, not a journal, newer version);
+    /// damage is reported in the result.
+    public static func verify(path: String) throws(JournalError) -> VerificationReport {
+        let fd = try JournalEngine.io("open", path) { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
+        defer { fd.close() }
+        let size = try JournalEngine.io("fstat", path) { () throws(Errno) in try fd.size() }
+        if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
+        let region = try JournalEngine.io("mmap", path) { () throws(Errno) in
+            try MappedRegion(fd: fd, length: Int(size), writable: false)
+        }
+        return verify(region.bytes(at: 0, count: Int(size)), path: path)
+    }
+
+    static func verify(_ file: UnsafeRawBufferPointer, path: String) -> VerificationReport {
+        var report = VerificationReport()
+        report.fileSize = UInt64(file.count)
+        var headers: [FileHeader] = []
+        for slot in 0..<Layout.headerSlotCount {
+            let start = slot * Layout.headerSlotSize
+            let bytes = UnsafeRawBufferPointer(
+                rebasing: file[min(start, file.count)..<min(start + Layout.headerSlotSize, file.count)])
+            switch FileHeader.decode(bytes) {
+            case .valid(let header):
+                headers.append(header)
+                if bytes.count < Layout.headerSlotSize {
+                    report.problems.append(
+                        .init(offset: UInt64(start + bytes.count), detail: "header slot is truncated"))
+                } else if let bad = bytes[HeaderField.size...].firstIndex(where: { $0 != 0 }) {
+                    report.problems.append(
+                        .init(
+                            offset: UInt64(start + bad),
+                            detail: "header slot \(slotName(slot)) has non-zero bytes in its reserved area"))
+                }
+            case .notAJournal:
+                report.problems.append(
+                    .init(offset: UInt64(start), detail: "header slot \(slotName(slot)) has no signature"))
+            case .unsupportedVersion(let version):
+                report.problems.append(
+                    .init(offset: UInt64(start), detail: "header slot \(slotName(slot)) is version \(version)"))
+            case .invalid(let reason):
+                report.problems.append(.init(offset: UInt64(start), detail: "header slot \(slotName(slot)): \(reason)"))
+            }
+        }
+        guard let header = headers.max(by: { $0.sequence < $1.sequence }) else {
+            report.problems.append(.init(offset: 0, detail: "no valid header slot; nothing else can be checked"))
+            return report
+        }
+        report.checkpointEnd = header.checkpointEnd
+        var table = StreamTable()
+        var snapshots: [UInt64: UInt64] = [:]
+        var scanner = LogScanner(log: file, from: Layout.logStart, maxGeneration: header.generation)
+        scan: while true {
+            switch scanner.next() {
+            case .record(let record, let body, let offset):
+                if record.type == .snapshot {
+                    snapshots[offset] = UInt64(record.alignedSize)
+                    report.snapshots += 1
+                    if let mismatch = snapshotMismatch(body, at: offset, against: table) {
+                        report.problems.append(.init(offset: offset, detail: "snapshot: \(mismatch)"))
+                    }
+                }
+                do {
+                    try table.apply(record, body: body, at: offset)
+                } catch {
+                    report.problems.append(.init(offset: offset, detail: error.detail))
+                    report.logEnd = offset
+                    break scan
+                }
+                report.records += 1
+            case .end(let offset):
+                report.logEnd = offset
+                break scan
+            case .invalid(let offset, let reason):
+                report.logEnd = offset
+                if offset < header.checkpointEnd {
+                    report.problems.append(.init(offset: offset, detail: "\(reason), before the durable checkpoint"))
+                } else {
+                    report.tailNote = "torn tail at offset \(offset): \(reason)"
+                }
+                break scan
+            }
+        }
+        if report.logEnd < header.checkpointEnd, !report.problems.contains(where: { $0.offset == report.logEnd }) {
+            report.problems.append(
+                .init(
+                    offset: report.logEnd,
+                    detail: "the log ends before the durable checkpoint at \(header.checkpointEnd)"))
+        }
+        for candidate in headers where candidate.snapshotOffset != 0 {
+            if snapshots[candidate.snapshotOffset] != candidate.snapshotLength {
+                report.problems.append(
+                    .init(
+                        offset: candidate.snapshotOffset,
+                        detail:
+                            "a header points at a snapshot of \(candidate.snapshotLength) bytes here, which the log does not hold"
+                    ))
+            }
+        }
+        report.streams = table.count
+        for entry in table.entries { report.streamsByStatus[entry.status, default: 0] += 1 }
+        report.problems.sort { $0.offset < $1.offset }
+        return report
+    }
+
+    /// How a snapshot body differs from the state the log rebuilt up to it, or nil.
+    private static func snapshotMismatch(_ body: UnsafeRawBufferPointer, at offset: UInt64, against table: StreamTable)
+        -> String?
+    {
+        let snapshot: SnapshotBody
+        do { snapshot = try SnapshotBody.decode(body) } catch {
+            return "\(error.detail) at body offset \(error.offset)"
+        }
+        if snapshot.logEnd != offset { return "it claims to cover the log up to \(snapshot.logEnd)" }
+        if snapshot.highestStreamNumber != table.highestNumber {
+            return "highest stream number \(snapshot.highestStreamNumber), the log says \(table.highestNumber)"
+        }
+        if snapshot.streams.count != table.count {
+            return "\(snapshot.streams.count) streams, the log has \(table.count)"
+        }
+        for entry in snapshot.streams {
+            guard let slot = table.slot(of: entry.id), table[slot] == entry else {
+                return "stream \"\(entry.id)\" differs from the log"
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,267 @@
+import Testing
+
+@testable import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct JournalAPITests {
+    @Test func streamLifecycleAndInfo() throws {
+        let journal = try Journal(path: TestDirectory().file("life.sj"))
+        let before = Clock.wallMicroseconds()
+        let id = try journal.createStream(metadata: ["request": "r-1", "content-type": "text/plain"])
+        #expect(try journal.append("Hel", to: id) == 0)
+        #expect(try journal.append(Array("lo".utf8), to: id) == 1)
+        #expect(try journal.append(contentsOf: [[0x20], Array("world".utf8)], to: id) == 2..<4)
+        let open = try journal.info(id)
+        #expect(open.status == .open)
+        #expect(open.chunkCount == 4)
+        #expect(open.byteCount == 11)
+        #expect(open.metadata == ["request": "r-1", "content-type": "text/plain"])
+        #expect(open.createdAt >= before && open.finishedAt == nil)
+        try journal.complete(id)
+        let done = try journal.info(id)
+        #expect(done.status == .completed && done.finishedAt != nil && done.finishedAt! >= done.createdAt)
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.text).joined() == "Hello world")
+        #expect(throws: JournalError.streamFinished(id, status: .completed)) { try journal.append("x", to: id) }
+        #expect(throws: JournalError.streamFinished(id, status: .completed)) { try journal.cancel(id) }
+        try journal.close()
+    }
+
+    @Test func listFiltersByStatusInCreationOrder() throws {
+        let journal = try Journal(path: TestDirectory().file("list.sj"))
+        let ids = try (0..<5).map { try StreamID("s\($0)") }
+        for id in ids { try journal.createStream(id) }
+        try journal.complete(ids[0])
+        try journal.fail(ids[1], reason: "model error: 500")
+        try journal.cancel(ids[2], reason: "user pressed stop")
+        try journal.interrupt(ids[3], reason: "producer gone")
+        #expect(try journal.streams().map(\.id) == ids)
+        #expect(try journal.streams(status: .open).map(\.id) == [ids[4]])
+        #expect(try journal.streams(status: .failed).map(\.reason) == ["model error: 500"])
+        #expect(try journal.streams(status: .cancelled).map(\.reason) == ["user pressed stop"])
+        #expect(try journal.streams(status: .interrupted).map(\.id) == [ids[3]])
+        #expect(try journal.streams(status: .completed).map(\.id) == [ids[0]])
+        try journal.close()
+        // The same after reopening from the snapshot.
+        let reader = try Journal.openReadOnly(path: journal.path)
+        #expect(try reader.streams(status: .failed).map(\.reason) == ["model error: 500"])
+        #expect(try reader.streams(status: .open).map(\.id) == [ids[4]])
+    }
+
+    @Test func cursorStartsAtAnyIndexAcrossBlockBoundaries() throws {
+        let journal = try Journal(path: TestDirectory().file("cursor.sj"), options: JournalOptions(durability: .none))
+        let a = try journal.createStream(StreamID("a"))
+        let b = try journal.createStream(StreamID("b"))
+        for i in 0..<300 {
+            try journal.append("a\(i)", to: a)
+            if i % 3 == 0 { try journal.append("b\(i)", to: b) }
+        }
+        for start in [0, 1, 63, 64, 65, 127, 128, 200, 255, 256, 299, 300] {
+            var cursor = try journal.chunks(of: a, from: start)
+            let chunks = try cursor.collect()
+            #expect(chunks.map(\.text) == (start..<300).map { "a\($0)" })
+            #expect(chunks.map(\.index) == Array(start..<300))
+        }
+        #expect(throws: JournalError.indexOutOfRange(a, index: 301, count: 300)) {
+            try journal.chunks(of: a, from: 301)
+        }
+        #expect(throws: JournalError.indexOutOfRange(a, index: -1, count: 300)) { try journal.chunks(of: a, from: -1) }
+        // A cursor sees the chunks stored when it was made, not later ones.
+        var early = try journal.chunks(of: b, from: 90)
+        try journal.append("late", to: b)
+        #expect(try early.collect().count == 10)
+        try journal.close()
+    }
+
+    @Test func idempotentAppendStoresOnceAndRejectsConflictsAndGaps() throws {
+        let journal = try Journal(path: TestDirectory().file("idem.sj"))
+        let id = try journal.createStream(StreamID("retry"))
+        #expect(try journal.append(Array("zero".utf8), to: id, at: 0) == .appended)
+        #expect(try journal.append(Array("one".utf8), to: id, at: 1) == .appended)
+        // The producer lost the response and sends chunk 1 again.
+        #expect(try journal.append(Array("one".utf8), to: id, at: 1) == .duplicate)
+        #expect(try journal.append(Array("zero".utf8), to: id, at: 0) == .duplicate)
+        #expect(try journal.info(id).chunkCount == 2)
+        #expect(throws: JournalError.chunkConflict(id, index: 1)) {
+            try journal.append(Array("uno".utf8), to: id, at: 1)
+        }
+        #expect(throws: JournalError.indexGap(id, index: 5, next: 2)) { try journal.append([1], to: id, at: 5) }
+        #expect(throws: JournalError.indexOutOfRange(id, index: -1, count: 2)) {
+            try journal.append([1], to: id, at: -1)
+        }
+        try journal.complete(id)
+        // A retry that arrives after the end is still recognised; new chunks are refused.
+        #expect(try journal.append(Array("one".utf8), to: id, at: 1) == .duplicate)
+        #expect(throws: JournalError.streamFinished(id, status: .completed)) { try journal.append([9], to: id, at: 2) }
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.text) == ["zero", "one"])
+        // Far into a long stream, past several index blocks.
+        let long = try journal.createStream(StreamID("long"))
+        for i in 0..<200 { try journal.append(Array("c\(i)".utf8), to: long, at: i) }
+        #expect(try journal.append(Array("c130".utf8), to: long, at: 130) == .duplicate)
+        #expect(throws: JournalError.chunkConflict(long, index: 130)) {
+            try journal.append(Array("c131".utf8), to: long, at: 130)
+        }
+        #expect(try journal.info(long).chunkCount == 200)
+        try journal.close()
+    }
+
+    @Test func badInputsGiveTypedErrorsThatExplainThemselves() throws {
+        var options = JournalOptions()
+        options.maxChunkSize = 16
+        let journal = try Journal(path: TestDirectory().file("bad.sj"), options: options)
+        let ghost = try StreamID("ghost")
+        #expect(throws: JournalError.unknownStream(ghost)) { try journal.append("x", to: ghost) }
+        #expect(throws: JournalError.unknownStream(ghost)) { try journal.info(ghost) }
+        #expect(throws: JournalError.unknownStream(ghost)) { try journal.complete(ghost) }
+        let id = try journal.createStream(StreamID("s"))
+        #expect(throws: JournalError.duplicateStream(id)) { try journal.createStream(id) }
+        #expect(throws: JournalError.chunkTooLarge(size: 17, limit: 16)) {
+            try journal.append([UInt8](repeating: 1, count: 17), to: id)
+        }
+        // A batch with one oversized chunk stores none of it.
+        #expect(throws: JournalError.chunkTooLarge(size: 20, limit: 16)) {
+            try journal.append(contentsOf: [[1], [UInt8](repeating: 2, count: 20)], to: id)
+        }
+        #expect(try journal.info(id).chunkCount == 0)
+        let huge = String(repeating: "v", count: 70_000)
+        #expect(throws: JournalError.self) { try journal.createStream(StreamID("m"), metadata: ["k": huge]) }
+        do {
+            _ = try StreamID("../etc/passwd")
+            Issue.record("accepted a path as a stream id")
+        } catch {
+            #expect(error.code == "invalid_stream_id")
+            #expect(error.description.contains(".."))
+        }
+        try journal.close()
+        #expect(throws: JournalError.closed(path: journal.path)) { try journal.append("x", to: id) }
+        let reader = try Journal.openReadOnly(path: journal.path)
+        #expect(throws: JournalError.readOnly(path: journal.path)) { try reader.append("x", to: id) }
+        #expect(throws: JournalError.readOnly(path: journal.path)) { try reader.createStream() }
+        // Every error names what to do next, or at least where.
+        let samples: [JournalError] = [
+            .corruption(path: "/j", offset: 8200, detail: "checksum mismatch"),
+            .locked(path: "/j", pid: 77), .io(operation: "fdatasync", path: "/j", errno: Errno(rawValue: EIO)),
+        ]
+        #expect(samples[0].description.contains("8200") && samples[0].description.contains("repair"))
+        #expect(samples[1].description.contains("77"))
+        #expect(samples[2].description.contains("errno 5"))
+    }
+
+    @Test func openingWhatIsNotAJournalFailsClearly() throws {
+        let directory = TestDirectory()
+        let empty = directory.file("empty")
+        FileBytes.write([], to: empty)
+        #expect(throws: JournalError.notAJournal(path: empty, reason: "the file is empty (0 bytes)")) {
+            try Journal(path: empty)
+        }
+        #expect(throws: JournalError.notAJournal(path: empty, reason: "the file is empty (0 bytes)")) {
+            try Journal.openReadOnly(path: empty)
+        }
+        let text = directory.file("text")
+        FileBytes.write(Array(String(repeating: "just some text\n", count: 1000).utf8), to: text)
+        do {
+            _ = try Journal(path: text)
+            Issue.record("opened a text file")
+        } catch {
+            #expect(error.code == "not_a_journal")
+        }
+        let newer = directory.file("newer.sj")
+        try Journal(path: newer).close()
+        var bytes = FileBytes.read(newer)
+        for slot in 0..<2 {
+            bytes.withUnsafeMutableBytes {
+                ($0.baseAddress! + slot * Layout.headerSlotSize).storeLE(UInt32(9), HeaderField.version)
+            }
+        }
+        FileBytes.write(bytes, to: newer)
+        #expect(throws: JournalError.unsupportedVersion(path: newer, found: 9, supported: 1)) {
+            try Journal.openReadOnly(path: newer)
+        }
+        let missing = directory.file("missing.sj")
+        var options = JournalOptions()
+        options.createIfMissing = false
+        do {
+            _ = try Journal(path: missing, options: options)
+            Issue.record("opened a missing file")
+        } catch {
+            #expect(error == .io(operation: "open", path: missing, errno: Errno(rawValue: ENOENT)))
+        }
+        #expect(throws: JournalError.self) { try Journal.openReadOnly(path: missing) }
+    }
+
+    @Test func aSecondWriterIsRefusedAndReadersAreNot() throws {
+        let path = TestDirectory().file("lock.sj")
+        let writer = try Journal(path: path)
+        #expect(throws: JournalError.locked(path: path, pid: getpid())) { try Journal(path: path) }
+        let reader = try Journal.openReadOnly(path: path)
+        let id = try writer.createStream(StreamID("s"))
+        try writer.append("x", to: id)
+        #expect(try reader.info(id).chunkCount == 1)
+        try writer.close()
+        // Released at close, even though the reader (and the closed writer) still map the file.
+        let next = try Journal(path: path)
+        try next.close()
+    }
+
+    @Test func concurrentAppendersKeepPerStreamOrder() throws {
+        for durability in [Durability.none, .everyAcknowledgement] {
+            let journal = try Journal(
+                path: TestDirectory().file("concurrent.sj"), options: JournalOptions(durability: durability))
+            let streams = 16
+            let perStream = durability == .none ? 2000 : 200
+            let ids = try (0..<streams).map { try journal.createStream(StreamID("s\($0)")) }
+            // Two workers per stream: the journal decides the interleaving; indices must still be
+            // dense and each worker's own chunks in its order.
+            onThreads(streams * 2) { worker in
+                let id = ids[worker % streams]
+                for i in 0..<perStream / 2 {
+                    do { try journal.append(Array("w\(worker)-\(i)".utf8), to: id) } catch {
+                        Issue.record("append failed: \(error)")
+                    }
+                }
+            }
+            for (s, id) in ids.enumerated() {
+                var cursor = try journal.chunks(of: id)
+                let chunks = try cursor.collect()
+                #expect(chunks.map(\.index) == Array(0..<perStream))
+                for worker in [s, s + streams] {
+                    let mine = chunks.map(\.text).filter { $0.hasPrefix("w\(worker)-") }
+                    #expect(mine == (0..<perStream / 2).map { "w\(worker)-\($0)" })
+                }
+            }
+            if durability == .everyAcknowledgement {
+                // Group commit: far fewer syncs than acknowledgements.
+                let syncs = journal.engine.lock.withLock { journal.engine.statistics.syncs }
+                #expect(syncs > 0 && syncs < streams * perStream)
+            }
+            try journal.close()
+        }
+    }
+
+    @Test func growingPastTheInitialAllocationAndMappingKeepsEveryChunk() throws {
+        var options = JournalOptions(durability: .none)
+        options.snapshotInterval = 1 << 20
+        let journal = try Journal(path: TestDirectory().file("grow.sj"), options: options)
+        let id = try journal.createStream(StreamID("big"))
+        let chunk = [UInt8](repeating: 0x5A, count: 60_000)
+        var early = try journal.chunks(of: id)
+        for _ in 0..<200 { try journal.append(chunk, to: id) }
+        #expect(try early.next() == nil)
+        var cursor = try journal.chunks(of: id, from: 150)
+        var count = 0
+        while let c = try cursor.next() {
+            #expect(c.count == 60_000 && c.bytes == chunk)
+            count += 1
+        }
+        #expect(count == 50)
+        try journal.close()
+        let reader = try Journal.openReadOnly(path: journal.path)
+        #expect(reader.recoveryReport.recordsScanned == 0)
+        #expect(try reader.info(id).byteCount == 200 * 60_000)
+        #expect(try Journal.verify(path: journal.path).snapshots >= 2)
+    }
+}

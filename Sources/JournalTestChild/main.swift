@@ -27,6 +27,14 @@ func durability(_ name: String) -> Durability {
     }
 }
 
+/// Blocks the main thread until a task signals.
+final class Semaphore: @unchecked Sendable {
+    private var semaphore = sem_t()
+    init() { sem_init(&semaphore, 0, 0) }
+    func signal() { sem_post(&semaphore) }
+    func wait() { while sem_wait(&semaphore) != 0 {} }
+}
+
 func run() throws {
     let arguments = CommandLine.arguments
     guard arguments.count >= 3 else {
@@ -68,6 +76,29 @@ func run() throws {
             next[s] += 1
             round += 1
         }
+    case "follow":
+        // PATH ID FROM: follows a stream read-only, printing "chunk I HEX" per chunk and
+        // "finished STATUS REASON" at the end; "following" once the sequence is running.
+        let journal = try Journal.openReadOnly(path: path)
+        let follower = try journal.follow(StreamID(arguments[3]), from: Int(arguments[4])!)
+        say("following")
+        let done = Semaphore()
+        Task {
+            do {
+                for try await event in follower {
+                    switch event {
+                    case .chunk(let chunk):
+                        say("chunk \(chunk.index) " + chunk.bytes.map { String($0, radix: 16) }.joined(separator: ","))
+                    case .finished(let info):
+                        say("finished \(info.status) \(info.reason ?? "")")
+                    }
+                }
+            } catch {
+                say("error \(error)")
+            }
+            done.signal()
+        }
+        done.wait()
     case "hold-lock":
         let journal = try Journal(path: path)
         say("locked \(getpid())")

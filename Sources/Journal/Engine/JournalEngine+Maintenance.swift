@@ -62,7 +62,8 @@ extension JournalEngine {
             let current = Clock.monotonicNanoseconds()
             let deadline = [nextSync, nextStaleCheck, current + 1_000_000_000].compactMap { $0 }.min()!
             let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
-            if !snapshotDue && deadline > current {
+            let asyncSyncDue = !durabilityWaiters.isEmpty
+            if !snapshotDue && !asyncSyncDue && deadline > current {
                 lock.wait(nanoseconds: deadline - current)
                 continue
             }
@@ -74,7 +75,7 @@ extension JournalEngine {
             if healthy {
                 // Errors poison the handle; the next caller sees them, so they are not lost here.
                 if snapshotDue { try? writeSnapshot() }
-                if syncDue && dirty { try? sync() }
+                if (syncDue && dirty) || asyncSyncDue { try? sync() }
                 if staleDue { interruptStaleStreams() }
             }
             lock.lock()
@@ -114,6 +115,7 @@ extension JournalEngine {
                     timestamp: now, body: raw)
             }
             table[slot].noteFinish(.interrupted, reason: reason, at: offset, timestamp: now)
+            if !waiters.isEmpty { waiters.wake(slot: slot) }
             return end
         }
         if let ackEnd { try acknowledge(ackEnd) }

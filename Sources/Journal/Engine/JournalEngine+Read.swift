@@ -144,5 +144,6 @@ extension JournalEngine {
                 }
             }
         }
+        wakeSatisfiedLocked()
     }
 }

@@ -81,6 +81,7 @@ extension JournalEngine {
                     id: id, number: number, status: .open, metadata: metadata, openOffset: offset, lastOffset: offset,
                     chunkCount: 0, byteCount: 0, createdAt: now, updatedAt: now, finishedAt: 0, reason: nil,
                     blockStarts: []))
+            if !waiters.isEmpty { waiters.wakeGlobal() }
             return end
         }
         try acknowledge(ackEnd)
@@ -108,6 +109,7 @@ extension JournalEngine {
                     timestamp: now, body: bytes)
                 table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
             }
+            if !waiters.isEmpty { waiters.wake(slot: slot) }
             return (first, end)
         }
         try acknowledge(ackEnd)
@@ -140,6 +142,7 @@ extension JournalEngine {
                 .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
                 timestamp: now, body: bytes)
             table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+            if !waiters.isEmpty { waiters.wake(slot: slot) }
             return (true, end)
         }
         // A duplicate is acknowledged only once the original is as durable as a fresh append.
@@ -148,7 +151,10 @@ extension JournalEngine {
     }
 
     /// Writes a terminal record.
-    func finish(_ id: StreamID, status: StreamStatus, reason: String?, durable: Bool = true) throws(JournalError) {
+    @discardableResult
+    func finish(_ id: StreamID, status: StreamStatus, reason: String?, durable: Bool = true) throws(JournalError)
+        -> UInt64
+    {
         let type = RecordType(terminal: status)!
         let body = Array((reason ?? "").utf8)
         if body.count > options.maxChunkSize {
@@ -166,9 +172,11 @@ extension JournalEngine {
                     timestamp: now, body: raw)
             }
             table[slot].noteFinish(status, reason: reason, at: offset, timestamp: now)
+            if !waiters.isEmpty { waiters.wake(slot: slot) }
             return end
         }
         if durable { try acknowledge(ackEnd) }
+        return ackEnd
     }
 
     // MARK: Durability
@@ -201,10 +209,12 @@ extension JournalEngine {
             statistics.syncNanoseconds += elapsed
             if let syncError {
                 let error = poison(.io(operation: "fdatasync", path: path, errno: syncError))
+                resumeDurabilityWaitersLocked()
                 lock.broadcast()
                 throw error
             }
             syncedEnd = max(syncedEnd, goal)
+            resumeDurabilityWaitersLocked()
             lock.broadcast()
         }
     }
@@ -247,6 +257,66 @@ extension JournalEngine {
             do throws(Errno) { try fd.dataSync() } catch {
                 throw poison(.io(operation: "fdatasync", path: path, errno: error))
             }
+        }
+    }
+}
+
+/// Durability for async callers: they suspend instead of blocking a cooperative thread in
+/// `fdatasync`; the maintenance thread runs the sync for them.
+extension JournalEngine {
+    /// Suspends until a sync covers `target` (or the handle fails).
+    func awaitDurable(upTo target: UInt64) async throws(JournalError) {
+        let error: JournalError? = await withUnsafeContinuation { continuation in
+            lock.withLock {
+                if syncedEnd >= target {
+                    continuation.resume(returning: nil)
+                } else if let failure {
+                    continuation.resume(returning: failure)
+                } else if isClosed {
+                    continuation.resume(returning: .closed(path: path))
+                } else {
+                    durabilityWaiters.append((target, continuation))
+                    lock.broadcast()
+                }
+            }
+        }
+        if let error { throw error }
+    }
+
+    /// Resumes the async waiters a sync has covered, or all of them after a failure; lock held.
+    func resumeDurabilityWaitersLocked() {
+        if durabilityWaiters.isEmpty { return }
+        if let failure {
+            for waiter in durabilityWaiters { waiter.continuation.resume(returning: failure) }
+            durabilityWaiters.removeAll()
+            return
+        }
+        durabilityWaiters.removeAll { waiter in
+            guard waiter.target <= syncedEnd else { return false }
+            waiter.continuation.resume(returning: nil)
+            return true
+        }
+    }
+
+    /// Appends without waiting for durability; returns (first index, end to make durable).
+    func appendWithoutAcknowledging(_ bytes: UnsafeRawBufferPointer, to id: StreamID) throws(JournalError) -> (
+        Int, UInt64
+    ) {
+        try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            guard entry.status == .open else { throw .streamFinished(id, status: entry.status) }
+            if bytes.count > options.maxChunkSize {
+                throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
+            }
+            let now = Clock.wallMicroseconds()
+            let offset = try appendRecord(
+                .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+                timestamp: now, body: bytes)
+            table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+            if !waiters.isEmpty { waiters.wake(slot: slot) }
+            return (Int(entry.chunkCount), end)
         }
     }
 }

@@ -40,6 +40,10 @@ final class JournalEngine: @unchecked Sendable {
     var stopMaintenance = false
     var maintenanceThread: pthread_t?
     var statistics = EngineStatistics()
+    var waiters = WaiterTable()
+    /// Async callers waiting for a sync to cover their records (`Journal.record`).
+    var durabilityWaiters: [(target: UInt64, continuation: UnsafeContinuation<JournalError?, Never>)] = []
+    var pollerRunning = false
 
     init(
         path: String, writable: Bool, options: JournalOptions, fd: FileDescriptor, region: MappedRegion,
@@ -287,6 +291,10 @@ final class JournalEngine: @unchecked Sendable {
                 isClosed = true
                 if writable { fd.unlock() }
                 fd.close()
+                waiters.wakeAll()
+                for waiter in durabilityWaiters { waiter.continuation.resume(returning: .closed(path: path)) }
+                durabilityWaiters.removeAll()
+                lock.broadcast()
             }
         }
         if let firstError { throw firstError }

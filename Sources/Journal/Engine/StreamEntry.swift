@@ -58,6 +58,8 @@ struct StreamTable: Sendable {
 
     func slot(of id: StreamID) -> Int? { slotByID[id] }
 
+    func slot(number: UInt32) -> Int? { slotByNumber[number] }
+
     subscript(slot: Int) -> StreamEntry {
         get { entries[slot] }
         _modify { yield &entries[slot] }

@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Waiting for change: the doorbells behind `StreamFollower` and `JournalEventSequence`.
+extension JournalEngine {
+    /// How often a read-only handle looks for records another process committed while
+    /// someone follows it (FORMAT.md §10: readers poll the committed end).
+    static let pollIntervalNanoseconds: UInt64 = 5_000_000
+
+    /// What a stream follower needs to decide its next step.
+    struct FollowState {
+        let chunkCount: Int
+        let info: StreamInfo
+        let slot: Int
+    }
+
+    func followState(of id: StreamID) throws(JournalError) -> FollowState {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            return FollowState(chunkCount: Int(entry.chunkCount), info: entry.info, slot: slot)
+        }
+    }
+
+    /// Suspends until stream `slot` has more than `knownCount` chunks or has finished, the
+    /// journal closes, or the task is cancelled. Returns at once if that is already so.
+    func waitForStream(slot: Int, knownCount: Int) async {
+        await wait(slot: slot, known: UInt64(knownCount)) { engine in
+            let entry = engine.table[slot]
+            return Int(entry.chunkCount) > knownCount || entry.status.isFinished
+        }
+    }
+
+    /// Suspends until the log grows past `knownEnd` (or close, or cancellation).
+    func waitForLog(beyond knownEnd: UInt64) async {
+        await wait(slot: nil, known: knownEnd) { engine in engine.end > knownEnd }
+    }
+
+    private func wait(slot: Int?, known: UInt64, satisfied: @escaping (JournalEngine) -> Bool) async {
+        let id = lock.withLock { waiters.makeID() }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                lock.withLock {
+                    if !writable { try? refreshLocked() }
+                    // Cancellation sets the flag before running the handler, and both run under
+                    // the lock: either the handler finds this waiter, or this sees the flag.
+                    if isClosed || Task.isCancelled || satisfied(self) {
+                        continuation.resume()
+                        return
+                    }
+                    waiters.add(.init(id: id, slot: slot, known: known, continuation: continuation))
+                    if !writable { startPollerLocked() }
+                }
+            }
+        } onCancel: {
+            lock.withLock { waiters.remove(id)?.continuation.resume() }
+        }
+    }
+
+    /// Number of suspended followers (tests check that cancellation releases them).
+    var waiterCount: Int { lock.withLock { waiters.count } }
+
+    // MARK: Read-only poller
+
+    /// Starts the thread that polls for other processes' commits, if none runs; lock held.
+    private func startPollerLocked() {
+        if pollerRunning { return }
+        pollerRunning = true
+        let box = Unmanaged.passRetained(PollerBox(engine: self))
+        #if canImport(Glibc)
+            var thread = pthread_t()
+        #else
+            var thread: pthread_t?
+        #endif
+        let result = pthread_create(
+            &thread, nil,
+            { raw in
+                let box = Unmanaged<PollerBox>.fromOpaque(raw!).takeRetainedValue()
+                box.engine.pollLoop()
+                return nil
+            }, box.toOpaque())
+        if result == 0 {
+            pthread_detach(thread)
+        } else {
+            box.release()
+            pollerRunning = false
+        }
+    }
+
+    /// Refreshes every few milliseconds while anyone waits; exits when nobody does.
+    fileprivate func pollLoop() {
+        lock.lock()
+        while !isClosed && !waiters.isEmpty {
+            lock.wait(nanoseconds: JournalEngine.pollIntervalNanoseconds)
+            try? refreshLocked()
+            wakeSatisfiedLocked()
+        }
+        pollerRunning = false
+        lock.unlock()
+    }
+
+    /// Resumes every waiter whose condition now holds; lock held.
+    func wakeSatisfiedLocked() {
+        if waiters.isEmpty { return }
+        waiters.wake { waiter in
+            guard let slot = waiter.slot else { return end > waiter.known }
+            let entry = table[slot]
+            return UInt64(entry.chunkCount) > waiter.known || entry.status.isFinished
+        }
+    }
+}
+
+private final class PollerBox {
+    let engine: JournalEngine
+    init(engine: JournalEngine) { self.engine = engine }
+}

@@ -1,0 +1,39 @@
+/// Where a reconnecting SSE client resumes, decided from its `Last-Event-ID` (FORMAT-free
+/// policy; README "Resume semantics").
+///
+/// Event ids are chunk indices. A client that saw id *k* receives exactly *k*+1, *k*+2, …;
+/// nothing is replayed twice and nothing is skipped. Ids that cannot be honoured get an
+/// in-band `event: reset` instead of silence or a silent replay from zero.
+public enum SSEResumePoint: Sendable, Equatable {
+    /// Replay from this chunk index, then follow live.
+    case from(Int)
+    /// Send `event: reset` (with the earliest available index and the reason), then replay
+    /// from `earliest`: the id was malformed, from the future, or names removed chunks.
+    case reset(earliest: Int, reason: String)
+    /// The client has every chunk and the stream has ended: answer 204, which tells a
+    /// browser's EventSource to stop reconnecting.
+    case alreadyEnded
+
+    /// The resume point for a client presenting `lastEventID` (nil or empty on a first
+    /// connection) to a stream described by `info`, whose chunks before `earliestAvailable`
+    /// are gone (compaction); 0 when none were removed.
+    public static func decide(lastEventID: String?, info: StreamInfo, earliestAvailable: Int = 0) -> SSEResumePoint {
+        guard let text = lastEventID, !text.isEmpty else { return .from(earliestAvailable) }
+        guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let seen = Int(text)
+        else {
+            return .reset(earliest: earliestAvailable, reason: "Last-Event-ID is not a chunk index")
+        }
+        let next = seen + 1
+        if next > info.chunkCount {
+            return .reset(
+                earliest: earliestAvailable,
+                reason: "Last-Event-ID \(seen) is beyond the last chunk (\(info.chunkCount - 1))")
+        }
+        if next < earliestAvailable {
+            return .reset(earliest: earliestAvailable, reason: "chunks before \(earliestAvailable) were removed")
+        }
+        if next == info.chunkCount && info.status.isFinished { return .alreadyEnded }
+        return .from(next)
+    }
+}

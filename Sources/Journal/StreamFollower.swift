@@ -1,0 +1,199 @@
+/// One step of a followed stream.
+public enum StreamEvent: Sendable {
+    /// The next chunk, in index order, read from the file's mapping.
+    case chunk(Chunk)
+    /// The stream ended; the last event of the sequence. The info carries the status and
+    /// the reason.
+    case finished(StreamInfo)
+}
+
+/// A stream's chunks from an index on: first those already stored (replay), then each new
+/// one as it is committed (live), then `.finished` with the terminal state.
+///
+/// No chunk is skipped or repeated at the boundary between replay and live: the follower
+/// tracks the next index itself and asks the journal for exactly that one. Followers read
+/// chunks from the mapping; the journal only wakes them, so a thousand followers of one
+/// stream cost no copy of any chunk, and a slow follower simply lags behind in the file.
+/// Cancelling the consuming task ends the sequence promptly (it returns nil).
+///
+/// A follower of a read-only handle sees a writer in another process by polling the
+/// committed end every 5 ms while it waits.
+public struct StreamFollower: AsyncSequence, Sendable {
+    /// The element: a chunk or the end.
+    public typealias Element = StreamEvent
+
+    let engine: JournalEngine
+    let id: StreamID
+    let start: Int
+
+    /// Starts the follow.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(engine: engine, id: id, nextIndex: start)
+    }
+
+    /// Reads replay, then live chunks, then the end.
+    public struct Iterator: AsyncIteratorProtocol {
+        let engine: JournalEngine
+        let id: StreamID
+        var nextIndex: Int
+        var cursor: ChunkCursor?
+        var done = false
+
+        /// The next event, or nil after `.finished` or when the task is cancelled. Throws
+        /// `unknownStream`, `corruption` (a damaged record; never a wrong chunk) or `closed`.
+        public mutating func next() async throws -> StreamEvent? {
+            while !done {
+                if Task.isCancelled {
+                    done = true
+                    return nil
+                }
+                if var current = cursor {
+                    let chunk = try current.next()
+                    cursor = current
+                    if let chunk {
+                        nextIndex = chunk.index + 1
+                        return .chunk(chunk)
+                    }
+                    cursor = nil
+                }
+                let state = try engine.followState(of: id)
+                if state.chunkCount > nextIndex {
+                    cursor = ChunkCursor(view: try engine.readView(of: id), from: nextIndex, path: engine.path)
+                    continue
+                }
+                if state.info.status.isFinished {
+                    done = true
+                    return .finished(state.info)
+                }
+                // Returns at once if the stream changed since `followState`; a closed journal
+                // makes the next `followState` throw.
+                await engine.waitForStream(slot: state.slot, knownCount: nextIndex)
+            }
+            return nil
+        }
+    }
+}
+
+/// Something that happened in the journal, in log order.
+public enum JournalEvent: Sendable {
+    /// A stream was created.
+    case streamOpened(StreamID, metadata: [String: String])
+    /// A chunk was appended to a stream.
+    case chunkAppended(StreamID, Chunk)
+    /// A stream ended with this status (and reason, if any).
+    case streamFinished(StreamID, status: StreamStatus, reason: String?)
+}
+
+/// Every stream opened, chunk appended and stream finished, in the order they were written:
+/// the log itself, tailed. For dashboards and `journalctl-stream follow`. It runs until the
+/// task is cancelled or the journal closes.
+public struct JournalEventSequence: AsyncSequence, Sendable {
+    /// The element: one event.
+    public typealias Element = JournalEvent
+
+    let engine: JournalEngine
+    let start: UInt64
+
+    /// Starts tailing.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(engine: engine, position: start)
+    }
+
+    /// Reads records from the mapping from a log position on.
+    public struct Iterator: AsyncIteratorProtocol {
+        let engine: JournalEngine
+        var position: UInt64
+        var names: [UInt32: StreamID] = [:]
+
+        /// The next event, or nil when the task is cancelled. Throws `closed` when the
+        /// journal closes and `corruption` for damaged records.
+        public mutating func next() async throws -> JournalEvent? {
+            while !Task.isCancelled {
+                let (region, end, isClosed) = try engine.logView()
+                if isClosed { throw JournalError.closed(path: engine.path) }
+                while position < end {
+                    let log = region.bytes(at: 0, count: Int(end))
+                    guard case .record(let header) = decodeRecord(in: log, at: position, maxGeneration: .max) else {
+                        throw JournalError.corruption(
+                            path: engine.path, offset: position, detail: "a committed record does not decode")
+                    }
+                    let at = position
+                    position += UInt64(header.alignedSize)
+                    let body = UnsafeRawBufferPointer(
+                        rebasing: log[Int(at) + RecordField.size..<Int(at) + RecordField.size + Int(header.bodyLength)])
+                    switch header.type {
+                    case .snapshot, .padding:
+                        continue
+                    case .streamOpen:
+                        guard let open = try? StreamOpenBody.decode(body) else { continue }
+                        let id = StreamID(trusted: open.id)
+                        names[header.stream] = id
+                        return .streamOpened(id, metadata: open.metadata)
+                    case .chunk:
+                        let chunk = Chunk(
+                            index: Int(header.chunkIndex), timestamp: header.timestamp, region: region,
+                            bodyOffset: at + UInt64(RecordField.size), count: Int(header.bodyLength))
+                        return .chunkAppended(try name(of: header.stream), chunk)
+                    case .completed, .failed, .cancelled, .interrupted:
+                        let reason = body.isEmpty ? nil : String(decoding: body, as: UTF8.self)
+                        return .streamFinished(
+                            try name(of: header.stream), status: header.type.terminalStatus!, reason: reason)
+                    }
+                }
+                await engine.waitForLog(beyond: end)
+            }
+            return nil
+        }
+
+        private mutating func name(of number: UInt32) throws -> StreamID {
+            if let id = names[number] { return id }
+            guard let id = engine.streamID(number: number) else {
+                throw JournalError.corruption(
+                    path: engine.path, offset: position, detail: "record for unknown stream number \(number)")
+            }
+            names[number] = id
+            return id
+        }
+    }
+}
+
+extension Journal {
+    /// Follows `stream` from chunk `index`: replay, then live, then `.finished`.
+    /// Throws `unknownStream` or `indexOutOfRange` (an index beyond the stored chunks).
+    public func follow(_ stream: StreamID, from index: Int = 0) throws(JournalError) -> StreamFollower {
+        let state = try engine.followState(of: stream)
+        guard index >= 0, index <= state.chunkCount else {
+            throw .indexOutOfRange(stream, index: index, count: state.chunkCount)
+        }
+        return StreamFollower(engine: engine, id: stream, start: index)
+    }
+
+    /// Where `events(from:)` starts.
+    public enum EventStart: Sendable {
+        /// Only what happens from now on.
+        case now
+        /// Everything in the log, then what happens from now on.
+        case beginning
+    }
+
+    /// Journal-wide events: streams opened, chunks appended, streams finished.
+    public func events(from start: EventStart = .now) throws(JournalError) -> JournalEventSequence {
+        let (_, end, _) = try engine.logView()
+        return JournalEventSequence(engine: engine, start: start == .now ? end : Layout.logStart)
+    }
+}
+
+extension JournalEngine {
+    /// The mapping and the committed end, refreshed for read-only handles.
+    func logView() throws(JournalError) -> (MappedRegion, UInt64, Bool) {
+        try lock.withLock { () throws(JournalError) in
+            if isClosed { return (region, end, true) }
+            try refreshLocked()
+            return (region, end, false)
+        }
+    }
+
+    func streamID(number: UInt32) -> StreamID? {
+        lock.withLock { table.slot(number: number).map { table[$0].id } }
+    }
+}

@@ -1,0 +1,244 @@
+import Testing
+
+@testable import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Collects a follower's events: chunk indices and texts, and the terminal info.
+func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [String], end: StreamInfo?) {
+    var indices: [Int] = []
+    var texts: [String] = []
+    for try await event in follower {
+        switch event {
+        case .chunk(let chunk):
+            indices.append(chunk.index)
+            texts.append(chunk.text)
+        case .finished(let info):
+            return (indices, texts, info)
+        }
+    }
+    return (indices, texts, nil)
+}
+
+@Suite struct FollowTests {
+    @Test func replayThenLiveThenTheEnd() async throws {
+        let journal = try Journal(path: TestDirectory().file("follow.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        for i in 0..<3 { try journal.append("r\(i)", to: id) }
+        let follower = try journal.follow(id, from: 1)
+        let consumer = Task { try await drain(follower) }
+        for i in 3..<6 { try journal.append("r\(i)", to: id) }
+        try journal.fail(id, reason: "rate limited")
+        let (indices, texts, end) = try await consumer.value
+        #expect(indices == Array(1..<6))
+        #expect(texts == (1..<6).map { "r\($0)" })
+        #expect(end?.status == .failed && end?.reason == "rate limited")
+        #expect(throws: JournalError.indexOutOfRange(id, index: 7, count: 6)) { try journal.follow(id, from: 7) }
+        try journal.close()
+    }
+
+    @Test func noGapOrDuplicateAtTheReplayToLiveBoundaryUnderRacingAppends() async throws {
+        let journal = try Journal(path: TestDirectory().file("race.sj"), options: JournalOptions(durability: .none))
+        var generator = SystemRandomNumberGenerator()
+        for iteration in 0..<2000 {
+            let id = try journal.createStream(StreamID("race-\(iteration)"))
+            let before = Int.random(in: 0...5, using: &generator)
+            let after = Int.random(in: 0...5, using: &generator)
+            for i in 0..<before { try journal.append("c\(i)", to: id) }
+            let start = Int.random(in: 0...before, using: &generator)
+            let follower = try journal.follow(id, from: start)
+            // The appends race the follower's first steps on another thread.
+            let writer = Task.detached {
+                for i in before..<before + after { try journal.append("c\(i)", to: id) }
+                try journal.complete(id)
+            }
+            let (indices, texts, end) = try await drain(follower)
+            try await writer.value
+            #expect(indices == Array(start..<before + after), "iteration \(iteration)")
+            #expect(texts == (start..<before + after).map { "c\($0)" })
+            #expect(end?.status == .completed)
+        }
+        #expect(journal.engine.waiterCount == 0)
+        try journal.close()
+    }
+
+    @Test func cancellingTheConsumerEndsItPromptlyAndReleasesItsWaiter() async throws {
+        let journal = try Journal(path: TestDirectory().file("cancel.sj"))
+        let id = try journal.createStream(StreamID("idle"))
+        try journal.append("only", to: id)
+        let follower = try journal.follow(id)
+        let consumer = Task { () -> Int in
+            var seen = 0
+            for try await _ in follower { seen += 1 }
+            return seen
+        }
+        // Wait until the follower has replayed and is suspended on the stream.
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        #expect(journal.engine.waiterCount == 1)
+        consumer.cancel()
+        #expect(try await consumer.value == 1)
+        #expect(journal.engine.waiterCount == 0)
+        // The stream itself is untouched by a reader going away.
+        #expect(try journal.info(id).status == .open)
+        try journal.close()
+    }
+
+    @Test func aThousandFollowersOfOneStreamEachReceiveEveryChunkInOrder() async throws {
+        let journal = try Journal(path: TestDirectory().file("fan.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("fan"))
+        let chunks = 200
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<1000 {
+                let follower = try journal.follow(id)
+                group.addTask {
+                    let (indices, _, end) = try await drain(follower)
+                    return indices == Array(0..<chunks) && end?.status == .completed
+                }
+            }
+            let writer = Task.detached {
+                for i in 0..<chunks { try journal.append("chunk \(i)", to: id) }
+                try journal.complete(id)
+            }
+            var good = 0
+            for try await ok in group where ok { good += 1 }
+            try await writer.value
+            #expect(good == 1000)
+        }
+        #expect(journal.engine.waiterCount == 0)
+        try journal.close()
+    }
+
+    @Test func closingTheJournalEndsFollowersWithAnError() async throws {
+        let journal = try Journal(path: TestDirectory().file("close.sj"))
+        let id = try journal.createStream(StreamID("s"))
+        let follower = try journal.follow(id)
+        let consumer = Task { try await drain(follower) }
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        try journal.close()
+        await #expect(throws: JournalError.closed(path: journal.path)) { try await consumer.value }
+    }
+
+    @Test func aFollowerInAnotherProcessSeesLiveChunksAndTheEnd() throws {
+        let path = TestDirectory().file("cross.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("cross"))
+        try journal.append(childPayload(stream: 0, index: 0), to: id)
+        let child = ChildProcess(["follow", path, "cross", "0"])
+        #expect(child.readLine() == "following")
+        #expect(
+            child.readLine() == "chunk 0 "
+                + childPayload(stream: 0, index: 0).map { String($0, radix: 16) }.joined(separator: ","))
+        for index in 1..<50 {
+            try journal.append(childPayload(stream: 0, index: index), to: id)
+            // One at a time: each line proves the child saw a chunk committed after it started.
+            let line = child.readLine()
+            #expect(
+                line == "chunk \(index) "
+                    + childPayload(stream: 0, index: index).map { String($0, radix: 16) }.joined(separator: ","))
+        }
+        try journal.cancel(id, reason: "user pressed stop")
+        #expect(child.readLine() == "finished cancelled user pressed stop")
+        #expect(child.waitForExit() == 0)
+        try journal.close()
+    }
+
+    @Test func journalWideEventsArriveInLogOrder() async throws {
+        let journal = try Journal(path: TestDirectory().file("events.sj"), options: JournalOptions(durability: .none))
+        let early = try journal.createStream(StreamID("early"))
+        try journal.append("before", to: early)
+        let everything = try journal.events(from: .beginning)
+        let fromNow = try journal.events(from: .now)
+        let late = try journal.createStream(StreamID("late"), metadata: ["k": "v"])
+        try journal.append("x", to: late)
+        try journal.append("after", to: early)
+        try journal.complete(late)
+        func describe(_ events: JournalEventSequence, count: Int) async throws -> [String] {
+            var out: [String] = []
+            for try await event in events {
+                switch event {
+                case .streamOpened(let id, let metadata): out.append("open \(id) \(metadata)")
+                case .chunkAppended(let id, let chunk): out.append("chunk \(id) \(chunk.index) \(chunk.text)")
+                case .streamFinished(let id, let status, let reason): out.append("end \(id) \(status) \(reason ?? "-")")
+                }
+                if out.count == count { break }
+            }
+            return out
+        }
+        let recent = ["open late [\"k\": \"v\"]", "chunk late 0 x", "chunk early 1 after", "end late completed -"]
+        #expect(try await describe(fromNow, count: 4) == recent)
+        #expect(try await describe(everything, count: 6) == ["open early [:]", "chunk early 0 before"] + recent)
+        try journal.close()
+    }
+
+    @Test func recordingAnAsyncSequenceEndsTheStreamAsTheSequenceDoes() async throws {
+        let journal = try Journal(
+            path: TestDirectory().file("record.sj"), options: JournalOptions(durability: .everyAcknowledgement))
+        struct ModelError: Error, CustomStringConvertible { var description: String { "model overloaded" } }
+
+        let fine = try journal.createStream()
+        let tokens = AsyncStream<String> { continuation in
+            for token in ["Hel", "lo"] { continuation.yield(token) }
+            continuation.finish()
+        }
+        let info = try await journal.record(tokens, into: fine)
+        #expect(info.status == .completed && info.chunkCount == 2)
+
+        let broken = try journal.createStream()
+        let failing = AsyncThrowingStream<[UInt8], Error> { continuation in
+            continuation.yield([1, 2])
+            continuation.finish(throwing: ModelError())
+        }
+        await #expect(throws: ModelError.self) { try await journal.record(failing, into: broken) }
+        #expect(try journal.info(broken).status == .failed)
+        #expect(try journal.info(broken).reason == "model overloaded")
+        #expect(try journal.info(broken).chunkCount == 1)
+
+        let stopped = try journal.createStream()
+        let (endless, feed) = AsyncStream<String>.makeStream()
+        feed.yield("first")
+        let producer = Task { try await journal.record(endless, into: stopped) }
+        // Cancel once the first token is stored; the endless sequence never finishes by itself.
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while try journal.info(stopped).chunkCount == 0 && Clock.monotonicNanoseconds() < deadline {
+            await Task.yield()
+        }
+        producer.cancel()
+        await #expect(throws: CancellationError.self) { try await producer.value }
+        #expect(try journal.info(stopped).status == .cancelled)
+        #expect(try journal.info(stopped).chunkCount == 1)
+        try journal.close()
+    }
+
+    @Test func resumePointsHonourLastEventIDExactly() {
+        let open = StreamInfo(
+            id: StreamID(trusted: "s"), status: .open, chunkCount: 10, byteCount: 0, createdAt: 0, updatedAt: 0,
+            finishedAt: nil, reason: nil, metadata: [:])
+        var done = open
+        done.status = .completed
+        #expect(SSEResumePoint.decide(lastEventID: nil, info: open) == .from(0))
+        #expect(SSEResumePoint.decide(lastEventID: "", info: open) == .from(0))
+        #expect(SSEResumePoint.decide(lastEventID: "0", info: open) == .from(1))
+        #expect(SSEResumePoint.decide(lastEventID: "8", info: open) == .from(9))
+        #expect(SSEResumePoint.decide(lastEventID: "9", info: open) == .from(10))
+        #expect(SSEResumePoint.decide(lastEventID: "9", info: done) == .alreadyEnded)
+        #expect(SSEResumePoint.decide(lastEventID: "8", info: done) == .from(9))
+        for malformed in ["-1", "abc", "1.5", " 3", "3 ", "+3", "99999999999999999999999"] {
+            guard case .reset(let earliest, _) = SSEResumePoint.decide(lastEventID: malformed, info: open) else {
+                Issue.record("\(malformed) was accepted")
+                continue
+            }
+            #expect(earliest == 0)
+        }
+        #expect(
+            SSEResumePoint.decide(lastEventID: "10", info: open)
+                == .reset(earliest: 0, reason: "Last-Event-ID 10 is beyond the last chunk (9)"))
+        #expect(
+            SSEResumePoint.decide(lastEventID: "2", info: open, earliestAvailable: 5)
+                == .reset(earliest: 5, reason: "chunks before 5 were removed"))
+        #expect(SSEResumePoint.decide(lastEventID: "4", info: open, earliestAvailable: 5) == .from(5))
+    }
+}

@@ -139,6 +139,10 @@ public final class Journal: Sendable {
         try engine.finish(stream, status: .interrupted, reason: reason)
     }
 
+    /// Deletes the stream, open or ended: it disappears for readers at once (its followers
+    /// end with `unknownStream`), its id can be used again, and compaction reclaims its bytes.
+    public func deleteStream(_ stream: StreamID) throws(JournalError) { try engine.deleteStream(stream) }
+
     /// Returns once everything appended so far is on stable storage (`fdatasync`).
     public func sync() throws(JournalError) { try engine.sync() }
 

@@ -82,6 +82,8 @@ public enum JournalEvent: Sendable {
     case chunkAppended(StreamID, Chunk)
     /// A stream ended with this status (and reason, if any).
     case streamFinished(StreamID, status: StreamStatus, reason: String?)
+    /// A stream was deleted.
+    case streamDeleted(StreamID)
 }
 
 /// Every stream opened, chunk appended and stream finished, in the order they were written:
@@ -134,6 +136,8 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                             index: Int(header.chunkIndex), timestamp: header.timestamp, region: region,
                             bodyOffset: at + UInt64(RecordField.size), count: Int(header.bodyLength))
                         return .chunkAppended(try name(of: header.stream), chunk)
+                    case .deleted:
+                        return .streamDeleted(try name(of: header.stream))
                     case .completed, .failed, .cancelled, .interrupted:
                         let reason = body.isEmpty ? nil : String(decoding: body, as: UTF8.self)
                         return .streamFinished(
@@ -183,6 +187,31 @@ extension Journal {
     }
 }
 
+/// A one-shot registration from `Journal.watch`.
+public struct StreamWatch: Sendable {
+    let engine: JournalEngine
+    let token: UInt64
+
+    /// Unregisters the callback if it has not run; returns true when it was still pending.
+    @discardableResult
+    public func cancel() -> Bool { engine.cancelWatch(token) }
+}
+
+extension Journal {
+    /// For event loops that cannot hold a task per reader: runs `callback` once, when
+    /// `stream` has more than `knownCount` chunks or has ended — at once if it already has.
+    ///
+    /// The callback runs on the appending thread with the journal locked: it must only
+    /// signal (write to an eventfd, post a semaphore) and return, never call the journal.
+    /// Register again after reading to be told of the next change.
+    @discardableResult
+    public func watch(_ stream: StreamID, beyond knownCount: Int, callback: @escaping @Sendable () -> Void)
+        throws(JournalError) -> StreamWatch
+    {
+        StreamWatch(engine: engine, token: try engine.watch(stream, beyond: knownCount, callback: callback))
+    }
+}
+
 extension JournalEngine {
     /// The mapping and the committed end, refreshed for read-only handles.
     func logView() throws(JournalError) -> (MappedRegion, UInt64, Bool) {
@@ -194,6 +223,9 @@ extension JournalEngine {
     }
 
     func streamID(number: UInt32) -> StreamID? {
-        lock.withLock { table.slot(number: number).map { table[$0].id } }
+        lock.withLock {
+            // A stream deleted since leaves its entry behind: its older records still need a name.
+            table.slot(number: number).map { table[$0].id } ?? table.entries.last { $0.number == number }?.id
+        }
     }
 }

@@ -139,8 +139,8 @@ extension Journal {
                     ))
             }
         }
-        report.streams = table.count
-        for entry in table.entries { report.streamsByStatus[entry.status, default: 0] += 1 }
+        report.streams = table.live.count
+        for entry in table.live { report.streamsByStatus[entry.status, default: 0] += 1 }
         report.problems.sort { $0.offset < $1.offset }
         return report
     }
@@ -157,8 +157,8 @@ extension Journal {
         if snapshot.highestStreamNumber != table.highestNumber {
             return "highest stream number \(snapshot.highestStreamNumber), the log says \(table.highestNumber)"
         }
-        if snapshot.streams.count != table.count {
-            return "\(snapshot.streams.count) streams, the log has \(table.count)"
+        if snapshot.streams.count != table.live.count {
+            return "\(snapshot.streams.count) streams, the log has \(table.live.count)"
         }
         for entry in snapshot.streams {
             guard let slot = table.slot(of: entry.id), table[slot] == entry else {

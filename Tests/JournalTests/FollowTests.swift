@@ -163,6 +163,7 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
                 case .streamOpened(let id, let metadata): out.append("open \(id) \(metadata)")
                 case .chunkAppended(let id, let chunk): out.append("chunk \(id) \(chunk.index) \(chunk.text)")
                 case .streamFinished(let id, let status, let reason): out.append("end \(id) \(status) \(reason ?? "-")")
+                case .streamDeleted(let id): out.append("deleted \(id)")
                 }
                 if out.count == count { break }
             }

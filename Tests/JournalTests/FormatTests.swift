@@ -135,12 +135,14 @@ import Testing
         let entries = [
             StreamEntry(
                 id: StreamID(trusted: "a"), number: 1, status: .completed, metadata: ["k": "v"], openOffset: 8192,
-                lastOffset: 9000, chunkCount: 65, byteCount: 650, createdAt: 1, updatedAt: 2, finishedAt: 2,
+                lastOffset: 9000, chunkCount: 65, byteCount: 650, recordBytes: 5000, createdAt: 1, updatedAt: 2,
+                finishedAt: 2,
                 reason: nil,
                 blockStarts: [8300, 8900]),
             StreamEntry(
                 id: StreamID(trusted: "b"), number: 3, status: .failed, metadata: [:], openOffset: 9100,
-                lastOffset: 9200, chunkCount: 0, byteCount: 0, createdAt: 3, updatedAt: 4, finishedAt: 4,
+                lastOffset: 9200, chunkCount: 0, byteCount: 0, recordBytes: 100, createdAt: 3, updatedAt: 4,
+                finishedAt: 4,
                 reason: "model overloaded", blockStarts: []),
         ]
         let body = SnapshotBody(logEnd: 10000, highestStreamNumber: 4, streams: entries)

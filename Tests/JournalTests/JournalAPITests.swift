@@ -265,3 +265,32 @@ import Testing
         #expect(try Journal.verify(path: journal.path).snapshots >= 2)
     }
 }
+
+@Suite struct DeletionTests {
+    @Test func deletedStreamsVanishForReadersAndFreeTheirID() async throws {
+        let path = TestDirectory().file("delete.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let doomed = try journal.createStream(StreamID("doomed"))
+        let kept = try journal.createStream(StreamID("kept"))
+        try journal.append("a", to: doomed)
+        try journal.append("b", to: kept)
+        let follower = try journal.follow(doomed)
+        let consumer = Task { try await drain(follower) }
+        try journal.deleteStream(doomed)
+        await #expect(throws: JournalError.unknownStream(doomed)) { try await consumer.value }
+        #expect(throws: JournalError.unknownStream(doomed)) { try journal.info(doomed) }
+        #expect(throws: JournalError.unknownStream(doomed)) { try journal.append("x", to: doomed) }
+        #expect(throws: JournalError.unknownStream(doomed)) { try journal.deleteStream(doomed) }
+        #expect(try journal.streams().map(\.id) == [kept])
+        // The id is free again, for a new stream that starts at chunk 0.
+        try journal.createStream(doomed)
+        #expect(try journal.append("fresh", to: doomed) == 0)
+        try journal.close()
+        for reader in [try Journal.openReadOnly(path: path)] {
+            #expect(try reader.streams().map(\.id) == [kept, doomed])
+            var cursor = try reader.chunks(of: doomed)
+            #expect(try cursor.collect().map(\.text) == ["fresh"])
+        }
+        #expect(try Journal.verify(path: path).isClean)
+    }
+}

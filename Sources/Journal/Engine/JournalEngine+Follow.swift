@@ -52,13 +52,38 @@ extension JournalEngine {
                         continuation.resume()
                         return
                     }
-                    waiters.add(.init(id: id, slot: slot, known: known, continuation: continuation))
+                    waiters.add(.init(id: id, slot: slot, known: known, wake: .continuation(continuation)))
                     if !writable { startPollerLocked() }
                 }
             }
         } onCancel: {
-            lock.withLock { waiters.remove(id)?.continuation.resume() }
+            lock.withLock { waiters.remove(id)?.wake.fire() }
         }
+    }
+
+    /// Registers `callback` to run once when stream `id` has more than `knownCount` chunks or
+    /// has ended (at once if it already has). Returns a token for `cancelWatch`.
+    func watch(_ id: StreamID, beyond knownCount: Int, callback: @escaping @Sendable () -> Void) throws(JournalError)
+        -> UInt64
+    {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let token = waiters.makeID()
+            let entry = table[slot]
+            if Int(entry.chunkCount) > knownCount || entry.status.isFinished {
+                callback()
+            } else {
+                waiters.add(.init(id: token, slot: slot, known: UInt64(knownCount), wake: .callback(callback)))
+                if !writable { startPollerLocked() }
+            }
+            return token
+        }
+    }
+
+    /// Drops a watch that has not fired; returns whether it was still registered.
+    func cancelWatch(_ token: UInt64) -> Bool {
+        lock.withLock { waiters.remove(token) != nil }
     }
 
     /// Number of suspended followers (tests check that cancellation releases them).

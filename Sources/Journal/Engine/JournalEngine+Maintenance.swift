@@ -92,7 +92,7 @@ extension JournalEngine {
         guard case .keepOpen(let staleAfter) = options.openStreams else { return }
         let cutoff = Clock.wallMicroseconds() - staleAfter.microseconds
         let stale: [StreamID] = lock.withLock {
-            table.entries.filter { $0.status == .open && $0.updatedAt <= cutoff }.map(\.id)
+            table.live.filter { $0.status == .open && $0.updatedAt <= cutoff }.map(\.id)
         }
         for id in stale {
             // The stream may have been appended to or finished since the look: re-check

@@ -28,7 +28,7 @@ extension JournalEngine {
     func streams(status: StreamStatus?) throws(JournalError) -> [StreamInfo] {
         try lock.withLock { () throws(JournalError) in
             try refreshLocked()
-            return table.entries.lazy.filter { status == nil || $0.status == status }.map(\.info)
+            return table.live.lazy.filter { status == nil || $0.status == status }.map(\.info)
         }
     }
 

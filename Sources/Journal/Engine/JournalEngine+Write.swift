@@ -79,7 +79,8 @@ extension JournalEngine {
             table.insert(
                 StreamEntry(
                     id: id, number: number, status: .open, metadata: metadata, openOffset: offset, lastOffset: offset,
-                    chunkCount: 0, byteCount: 0, createdAt: now, updatedAt: now, finishedAt: 0, reason: nil,
+                    chunkCount: 0, byteCount: 0, recordBytes: end - offset, createdAt: now, updatedAt: now,
+                    finishedAt: 0, reason: nil,
                     blockStarts: []))
             if !waiters.isEmpty { waiters.wakeGlobal() }
             return end
@@ -179,6 +180,23 @@ extension JournalEngine {
         return ackEnd
     }
 
+    /// Deletes a stream (open or ended): readers get `unknownStream` from now on, followers
+    /// end with that error, the id may be used again, and compaction reclaims its records.
+    func deleteStream(_ id: StreamID) throws(JournalError) {
+        let ackEnd: UInt64 = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            let entry = table[slot]
+            _ = try appendRecord(
+                .deleted, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+                timestamp: Clock.wallMicroseconds(), body: UnsafeRawBufferPointer(start: nil, count: 0))
+            table.markDeleted(slot: slot)
+            if !waiters.isEmpty { waiters.wake(slot: slot) }
+            return end
+        }
+        try acknowledge(ackEnd)
+    }
+
     // MARK: Durability
 
     /// Returns once every byte below `target` has been covered by a successful `fdatasync`.
@@ -232,7 +250,7 @@ extension JournalEngine {
     func writeSnapshot() throws(JournalError) {
         let (offset, length): (UInt64, UInt64) = try lock.withLock { () throws(JournalError) in
             try checkWritable()
-            let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.entries)
+            let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live)
                 .encoded()
             let offset = try body.withBytes { (raw) throws(JournalError) in
                 try appendRecord(

@@ -223,7 +223,7 @@ final class JournalEngine: @unchecked Sendable {
         let now = Clock.wallMicroseconds()
         var interrupted: [StreamID] = []
         var kept: [StreamID] = []
-        for slot in 0..<table.count where table[slot].status == .open {
+        for slot in 0..<table.count where table[slot].status == .open && !table[slot].isDeleted {
             let entry = table[slot]
             switch options.openStreams {
             case .interrupt:

@@ -10,6 +10,9 @@ struct StreamEntry: Sendable, Equatable {
     var lastOffset: UInt64
     var chunkCount: UInt32
     var byteCount: UInt64
+    /// Bytes the stream's records occupy in the log, framing and padding included: what
+    /// compaction would copy.
+    var recordBytes: UInt64
     var createdAt: Int64
     var updatedAt: Int64
     /// Zero while open.
@@ -18,6 +21,8 @@ struct StreamEntry: Sendable, Equatable {
     /// Offsets of chunks 0, 64, 128, ...: the sparse index that, with each record's
     /// back-pointer, finds chunk k without scanning the file.
     var blockStarts: [UInt64]
+    /// Set by a deleted record: the entry stays (slots are stable) but no lookup finds it.
+    var isDeleted = false
 
     var info: StreamInfo {
         StreamInfo(
@@ -32,12 +37,14 @@ struct StreamEntry: Sendable, Equatable {
         if chunkCount % UInt32(Layout.chunksPerBlock) == 0 { blockStarts.append(offset) }
         chunkCount += 1
         byteCount += UInt64(length)
+        recordBytes += UInt64(Layout.aligned(RecordField.size + length))
         lastOffset = offset
         updatedAt = timestamp
     }
 
     /// Records the terminal record at `offset`.
     mutating func noteFinish(_ status: StreamStatus, reason: String?, at offset: UInt64, timestamp: Int64) {
+        recordBytes += UInt64(Layout.aligned(RecordField.size + (reason?.utf8.count ?? 0)))
         self.status = status
         self.reason = reason
         lastOffset = offset
@@ -56,6 +63,12 @@ struct StreamTable: Sendable {
 
     var count: Int { entries.count }
 
+    /// Streams not deleted, in creation order.
+    var live: [StreamEntry] { entries.filter { !$0.isDeleted } }
+
+    /// Record bytes of every stream not deleted.
+    var liveRecordBytes: UInt64 { entries.reduce(0) { $0 + ($1.isDeleted ? 0 : $1.recordBytes) } }
+
     func slot(of id: StreamID) -> Int? { slotByID[id] }
 
     func slot(number: UInt32) -> Int? { slotByNumber[number] }
@@ -71,6 +84,13 @@ struct StreamTable: Sendable {
         slotByID[entry.id] = slot
         slotByNumber[entry.number] = slot
         highestNumber = max(highestNumber, entry.number)
+    }
+
+    /// Marks the stream deleted: its id becomes free and its number unusable.
+    mutating func markDeleted(slot: Int) {
+        entries[slot].isDeleted = true
+        slotByID[entries[slot].id] = nil
+        slotByNumber[entries[slot].number] = nil
     }
 
     /// Restores the numbering state of a snapshot whose streams were since removed.
@@ -110,14 +130,16 @@ struct StreamTable: Sendable {
                 StreamEntry(
                     id: id, number: header.stream, status: .open, metadata: decoded.metadata,
                     openOffset: offset, lastOffset: offset, chunkCount: 0, byteCount: 0,
-                    createdAt: header.timestamp, updatedAt: header.timestamp, finishedAt: 0, reason: nil,
+                    recordBytes: UInt64(header.alignedSize), createdAt: header.timestamp, updatedAt: header.timestamp,
+                    finishedAt: 0, reason: nil,
                     blockStarts: []))
-        case .chunk, .completed, .failed, .cancelled, .interrupted:
+        case .chunk, .completed, .failed, .cancelled, .interrupted, .deleted:
             guard let slot = slotByNumber[header.stream] else {
-                throw Violation(detail: "record for stream number \(header.stream), which was never opened")
+                throw Violation(
+                    detail: "record for stream number \(header.stream), which was never opened or was deleted")
             }
             let entry = entries[slot]
-            guard entry.status == .open else {
+            guard entry.status == .open || header.type == .deleted else {
                 throw Violation(detail: "record for stream \"\(entry.id)\" after it ended (\(entry.status))")
             }
             guard header.chunkIndex == entry.chunkCount else {
@@ -132,6 +154,8 @@ struct StreamTable: Sendable {
             }
             if header.type == .chunk {
                 entries[slot].noteChunk(at: offset, length: body.count, timestamp: header.timestamp)
+            } else if header.type == .deleted {
+                markDeleted(slot: slot)
             } else {
                 let reason: String?
                 if body.isEmpty {

@@ -10,7 +10,23 @@ struct WaiterTable {
         let slot: Int?
         /// Stream waiters: the chunk count they have seen. Journal-wide: the log end seen.
         let known: UInt64
-        let continuation: UnsafeContinuation<Void, Never>
+        let wake: Wake
+    }
+
+    /// How a waiter is woken.
+    enum Wake {
+        /// A suspended task.
+        case continuation(UnsafeContinuation<Void, Never>)
+        /// An event loop's callback: runs with the engine locked, so it only signals (writes
+        /// an eventfd, posts a semaphore) and never calls the journal.
+        case callback(@Sendable () -> Void)
+
+        func fire() {
+            switch self {
+            case .continuation(let continuation): continuation.resume()
+            case .callback(let callback): callback()
+            }
+        }
     }
 
     private(set) var byID: [UInt64: Waiter] = [:]
@@ -51,14 +67,14 @@ struct WaiterTable {
     /// Resuming only enqueues the task, so doing it under the lock cannot re-enter it.
     mutating func wake(slot: Int) {
         if let ids = bySlot.removeValue(forKey: slot) {
-            for id in ids { byID.removeValue(forKey: id)?.continuation.resume() }
+            for id in ids { byID.removeValue(forKey: id)?.wake.fire() }
         }
         wakeGlobal()
     }
 
     mutating func wakeGlobal() {
         if global.isEmpty { return }
-        for id in global { byID.removeValue(forKey: id)?.continuation.resume() }
+        for id in global { byID.removeValue(forKey: id)?.wake.fire() }
         global.removeAll(keepingCapacity: true)
     }
 
@@ -66,13 +82,13 @@ struct WaiterTable {
     mutating func wake(where changed: (Waiter) -> Bool) {
         for waiter in Array(byID.values) where changed(waiter) {
             _ = remove(waiter.id)
-            waiter.continuation.resume()
+            waiter.wake.fire()
         }
     }
 
     /// Resumes everyone (close).
     mutating func wakeAll() {
-        for waiter in byID.values { waiter.continuation.resume() }
+        for waiter in byID.values { waiter.wake.fire() }
         byID.removeAll()
         bySlot.removeAll()
         global.removeAll()

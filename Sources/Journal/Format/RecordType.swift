@@ -16,6 +16,9 @@ enum RecordType: UInt8, Sendable, CaseIterable {
     case snapshot = 7
     /// Filler that readers skip; body bytes are zero.
     case padding = 8
+    /// The stream was deleted: it and its records are gone for readers, and compaction
+    /// reclaims them. Nothing of the stream may follow.
+    case deleted = 9
 
     /// Whether the record belongs to a stream (a non-zero stream number).
     var isStreamScoped: Bool {

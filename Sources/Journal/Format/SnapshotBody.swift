@@ -18,6 +18,7 @@ struct SnapshotBody: Sendable {
             writer.u16(0)
             writer.u32(entry.chunkCount)
             writer.u64(entry.byteCount)
+            writer.u64(entry.recordBytes)
             writer.u64(entry.openOffset)
             writer.u64(entry.lastOffset)
             writer.i64(entry.createdAt)
@@ -52,6 +53,7 @@ struct SnapshotBody: Sendable {
             _ = try reader.u16()
             let chunkCount = try reader.u32()
             let byteCount = try reader.u64()
+            let recordBytes = try reader.u64()
             let openOffset = try reader.u64()
             let lastOffset = try reader.u64()
             let createdAt = try reader.i64()
@@ -85,7 +87,8 @@ struct SnapshotBody: Sendable {
                 StreamEntry(
                     id: StreamID(trusted: id), number: number, status: status, metadata: metadata,
                     openOffset: openOffset, lastOffset: lastOffset, chunkCount: chunkCount,
-                    byteCount: byteCount, createdAt: createdAt, updatedAt: updatedAt, finishedAt: finishedAt,
+                    byteCount: byteCount, recordBytes: recordBytes, createdAt: createdAt, updatedAt: updatedAt,
+                    finishedAt: finishedAt,
                     reason: reason, blockStarts: blockStarts))
         }
         guard reader.isAtEnd else {

@@ -38,6 +38,8 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     case readOnly(path: String)
     /// The journal was closed.
     case closed(path: String)
+    /// The operation cannot run now because another one is in progress.
+    case busy(path: String, what: String)
 
     /// A stable identifier for the case, e.g. `"unknown_stream"`.
     public var code: String {
@@ -59,6 +61,7 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .poisoned: return "poisoned"
         case .readOnly: return "read_only"
         case .closed: return "closed"
+        case .busy: return "busy"
         }
     }
 
@@ -104,6 +107,8 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) is open read-only; open it for writing to change it"
         case .closed(let path):
             return "\(path) has been closed"
+        case .busy(let path, let what):
+            return "\(path) is busy: \(what); try again when it has finished"
         }
     }
 }

@@ -37,6 +37,10 @@ public struct JournalOptions: Sendable, Equatable {
     public var snapshotInterval: Int = 64 << 20
     /// Create the file when it does not exist (default true).
     public var createIfMissing = true
+    /// Which finished streams compaction drops.
+    public var retention = RetentionPolicy()
+    /// When to compact without being asked; nil turns automatic compaction off.
+    public var autoCompaction: AutoCompaction? = AutoCompaction()
 
     /// The defaults.
     public init() {}

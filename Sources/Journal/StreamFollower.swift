@@ -67,7 +67,7 @@ public struct StreamFollower: AsyncSequence, Sendable {
                 }
                 // Returns at once if the stream changed since `followState`; a closed journal
                 // makes the next `followState` throw.
-                await engine.waitForStream(slot: state.slot, knownCount: nextIndex)
+                await engine.waitForStream(slot: state.slot, knownCount: nextIndex, epoch: state.epoch)
             }
             return nil
         }
@@ -106,13 +106,34 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
         let engine: JournalEngine
         var position: UInt64
         var names: [UInt32: StreamID] = [:]
+        /// The file epoch `position` belongs to, and that file's mapping.
+        var epoch: Int?
+        var region: MappedRegion?
 
         /// The next event, or nil when the task is cancelled. Throws `closed` when the
         /// journal closes and `corruption` for damaged records.
         public mutating func next() async throws -> JournalEvent? {
             while !Task.isCancelled {
-                let (region, end, isClosed) = try engine.logView()
-                if isClosed { throw JournalError.closed(path: engine.path) }
+                let view = try engine.logView()
+                if view.isClosed { throw JournalError.closed(path: engine.path) }
+                var end = view.end
+                var region = view.region
+                if let epoch, epoch != view.epoch {
+                    // A compaction replaced the file. Finish what was left of the old log (its
+                    // mapping stays valid), then continue where the new file's appends start.
+                    if let swap = view.lastSwap, swap.epoch == epoch + 1, let old = self.region, position < swap.oldEnd
+                    {
+                        region = old
+                        end = swap.oldEnd
+                    } else {
+                        position = view.lastSwap.map { $0.epoch == epoch + 1 ? $0.newStart : view.end } ?? view.end
+                        self.epoch = view.epoch
+                        continue
+                    }
+                } else {
+                    epoch = view.epoch
+                    self.region = view.region
+                }
                 while position < end {
                     let log = region.bytes(at: 0, count: Int(end))
                     guard case .record(let header) = decodeRecord(in: log, at: position, maxGeneration: .max) else {
@@ -144,7 +165,7 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                             try name(of: header.stream), status: header.type.terminalStatus!, reason: reason)
                     }
                 }
-                await engine.waitForLog(beyond: end)
+                if end == view.end { await engine.waitForLog(beyond: end, epoch: view.epoch) }
             }
             return nil
         }
@@ -182,8 +203,8 @@ extension Journal {
 
     /// Journal-wide events: streams opened, chunks appended, streams finished.
     public func events(from start: EventStart = .now) throws(JournalError) -> JournalEventSequence {
-        let (_, end, _) = try engine.logView()
-        return JournalEventSequence(engine: engine, start: start == .now ? end : Layout.logStart)
+        let view = try engine.logView()
+        return JournalEventSequence(engine: engine, start: start == .now ? view.end : Layout.logStart)
     }
 }
 
@@ -213,12 +234,21 @@ extension Journal {
 }
 
 extension JournalEngine {
+    /// What a journal-wide follower needs: the mapping, the committed end, and the file
+    /// epoch with the last swap (to cross a compaction without a gap).
+    struct LogView {
+        let region: MappedRegion
+        let end: UInt64
+        let isClosed: Bool
+        let epoch: Int
+        let lastSwap: (epoch: Int, oldEnd: UInt64, newStart: UInt64)?
+    }
+
     /// The mapping and the committed end, refreshed for read-only handles.
-    func logView() throws(JournalError) -> (MappedRegion, UInt64, Bool) {
+    func logView() throws(JournalError) -> LogView {
         try lock.withLock { () throws(JournalError) in
-            if isClosed { return (region, end, true) }
-            try refreshLocked()
-            return (region, end, false)
+            if !isClosed { try refreshLocked() }
+            return LogView(region: region, end: end, isClosed: isClosed, epoch: fileEpoch, lastSwap: lastSwap)
         }
     }
 

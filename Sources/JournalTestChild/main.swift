@@ -99,6 +99,19 @@ func run() throws {
             done.signal()
         }
         done.wait()
+    case "compact":
+        // PATH FAILPOINT: compacts with retention that drops every finished stream, dying at
+        // the named failpoint (debug builds); prints "compacted" if it survives.
+        setenv("JOURNAL_FAILPOINT", arguments[3], 1)
+        let journal = try Journal(
+            path: path, options: JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600))))
+        var policy = RetentionPolicy()
+        policy.completedMaxAge = .zero
+        policy.unsuccessfulMaxAge = .zero
+        say("compacting")
+        let report = try journal.compact(policy: policy)
+        say("compacted \(report.streamsDropped.count)")
+        try journal.close()
     case "hold-lock":
         let journal = try Journal(path: path)
         say("locked \(getpid())")

@@ -15,6 +15,8 @@ extension JournalEngine {
         let chunkCount: Int
         let info: StreamInfo
         let slot: Int
+        /// Slots are only meaningful within one file: see `fileEpoch`.
+        let epoch: Int
     }
 
     func followState(of id: StreamID) throws(JournalError) -> FollowState {
@@ -22,22 +24,23 @@ extension JournalEngine {
             try refreshLocked()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
-            return FollowState(chunkCount: Int(entry.chunkCount), info: entry.info, slot: slot)
+            return FollowState(chunkCount: Int(entry.chunkCount), info: entry.info, slot: slot, epoch: fileEpoch)
         }
     }
 
     /// Suspends until stream `slot` has more than `knownCount` chunks or has finished, the
     /// journal closes, or the task is cancelled. Returns at once if that is already so.
-    func waitForStream(slot: Int, knownCount: Int) async {
+    func waitForStream(slot: Int, knownCount: Int, epoch: Int) async {
         await wait(slot: slot, known: UInt64(knownCount)) { engine in
+            if engine.fileEpoch != epoch { return true }
             let entry = engine.table[slot]
             return Int(entry.chunkCount) > knownCount || entry.status.isFinished
         }
     }
 
     /// Suspends until the log grows past `knownEnd` (or close, or cancellation).
-    func waitForLog(beyond knownEnd: UInt64) async {
-        await wait(slot: nil, known: knownEnd) { engine in engine.end > knownEnd }
+    func waitForLog(beyond knownEnd: UInt64, epoch: Int) async {
+        await wait(slot: nil, known: knownEnd) { engine in engine.end > knownEnd || engine.fileEpoch != epoch }
     }
 
     private func wait(slot: Int?, known: UInt64, satisfied: @escaping (JournalEngine) -> Bool) async {

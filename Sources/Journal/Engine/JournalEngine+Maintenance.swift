@@ -48,6 +48,28 @@ extension JournalEngine {
         return min(max(quarter, 1_000_000), 1_000_000_000)
     }
 
+    private var autoCompactionNanoseconds: UInt64? {
+        options.autoCompaction.map { UInt64(max($0.checkInterval.microseconds, 1000)) * 1000 }
+    }
+
+    /// Compacts when dead bytes (deleted streams, old snapshots, and what retention drops)
+    /// pass both thresholds of `JournalOptions.autoCompaction`.
+    func compactIfWorthIt() {
+        guard let auto = options.autoCompaction else { return }
+        let now = Clock.wallMicroseconds()
+        let worthIt: Bool = lock.withLock {
+            let log = end - Layout.logStart
+            let (keep, _) = planRetention(options.retention, now: now)
+            let live = table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
+            let dead = log > live ? log - live : 0
+            return dead >= auto.minDeadBytes && Double(dead) >= auto.minDeadFraction * Double(max(log, 1))
+        }
+        if worthIt {
+            // Failures poison the handle or are transient (busy); the next check tries again.
+            _ = try? compact(policy: options.retention, dryRun: false, now: now, progress: nil)
+        }
+    }
+
     private var syncIntervalNanoseconds: UInt64? {
         guard case .interval(let interval) = options.durability else { return nil }
         return UInt64(max(interval.microseconds, 1)) * 1000
@@ -57,10 +79,12 @@ extension JournalEngine {
         let now = Clock.monotonicNanoseconds()
         var nextSync = syncIntervalNanoseconds.map { now + $0 }
         var nextStaleCheck = staleCheckNanoseconds.map { now + $0 }
+        var nextCompactionCheck = autoCompactionNanoseconds.map { now + $0 }
         lock.lock()
         while !stopMaintenance {
             let current = Clock.monotonicNanoseconds()
-            let deadline = [nextSync, nextStaleCheck, current + 1_000_000_000].compactMap { $0 }.min()!
+            let deadline = [nextSync, nextStaleCheck, nextCompactionCheck, current + 1_000_000_000].compactMap { $0 }
+                .min()!
             let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
             let asyncSyncDue = !durabilityWaiters.isEmpty
             if !snapshotDue && !asyncSyncDue && deadline > current {
@@ -69,6 +93,7 @@ extension JournalEngine {
             }
             let syncDue = nextSync.map { $0 <= current } ?? false
             let staleDue = nextStaleCheck.map { $0 <= current } ?? false
+            let compactionDue = nextCompactionCheck.map { $0 <= current } ?? false
             let dirty = end > syncedEnd
             let healthy = failure == nil && !isClosed
             lock.unlock()
@@ -77,11 +102,13 @@ extension JournalEngine {
                 if snapshotDue { try? writeSnapshot() }
                 if (syncDue && dirty) || asyncSyncDue { try? sync() }
                 if staleDue { interruptStaleStreams() }
+                if compactionDue { compactIfWorthIt() }
             }
             lock.lock()
             let after = Clock.monotonicNanoseconds()
             if syncDue, let interval = syncIntervalNanoseconds { nextSync = after + interval }
             if staleDue, let interval = staleCheckNanoseconds { nextStaleCheck = after + interval }
+            if compactionDue, let interval = autoCompactionNanoseconds { nextCompactionCheck = after + interval }
             if !healthy { break }
         }
         lock.unlock()

@@ -102,12 +102,42 @@ extension JournalEngine {
 
     // MARK: Read-only refresh
 
+    /// A compaction in the writer process renamed a new file over the path: load it. The old
+    /// mapping stays valid for cursors still reading it (the writer never shrinks a file).
+    func reopenReplacedFileLocked() throws(JournalError) {
+        let newFD = try io("open") { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
+        var adopted = false
+        defer { if !adopted { newFD.close() } }
+        let size = try io("fstat") { () throws(Errno) in try newFD.size() }
+        let newRegion = try io("mmap") { () throws(Errno) in
+            try MappedRegion(fd: newFD, length: JournalEngine.mappingLength(for: size), writable: false)
+        }
+        let state = try LoadedState.load(newRegion.bytes(at: 0, count: Int(size)), path: path)
+        fd.close()
+        fd = newFD
+        adopted = true
+        region = newRegion
+        fileSize = size
+        end = state.end
+        table = state.table
+        header = state.header
+        headerSlot = state.headerSlot
+        lastGeneration = state.lastGeneration
+        fileIdentity = try? newFD.identity()
+        fileEpoch += 1
+        lastSwap = nil
+        waiters.wakeAll()
+    }
+
     /// Picks up records another process committed since the last look; no-op for the writer.
     /// Invalid bytes at the end are a write in progress (or a dead writer's torn tail), never
     /// an error: the next refresh looks again.
     func refreshLocked() throws(JournalError) {
         if isClosed { throw .closed(path: path) }
         if writable { return }
+        if let current = try? FileSystem.identity(of: path), current != fileIdentity {
+            try reopenReplacedFileLocked()
+        }
         // A writer that opened after us stamps a higher generation: read the header again.
         if let picked = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path),
             picked.header.generation > header.generation

@@ -206,7 +206,11 @@ extension JournalEngine {
     func makeDurable(upTo target: UInt64) throws(JournalError) {
         lock.lock()
         defer { lock.unlock() }
+        let epoch = fileEpoch
         while syncedEnd < target {
+            // A compaction swapped files: everything written before it is in the synced new
+            // file, and offsets of the old file mean nothing in the new one.
+            if fileEpoch != epoch { return }
             if let failure { throw failure }
             if isClosed { throw .closed(path: path) }
             if syncInFlight {
@@ -248,7 +252,7 @@ extension JournalEngine {
 
     /// Appends an index snapshot, makes it durable, then points the header at it.
     func writeSnapshot() throws(JournalError) {
-        let (offset, length): (UInt64, UInt64) = try lock.withLock { () throws(JournalError) in
+        let (offset, length, epoch): (UInt64, UInt64, Int) = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live)
                 .encoded()
@@ -257,11 +261,14 @@ extension JournalEngine {
                     .snapshot, stream: 0, chunkIndex: 0, previous: 0, timestamp: Clock.wallMicroseconds(), body: raw)
             }
             bytesSinceSnapshot = 0
-            return (offset, end - offset)
+            return (offset, end - offset, fileEpoch)
         }
         try makeDurable(upTo: offset + length)
         try lock.withLock { () throws(JournalError) in
             try checkWritable()
+            // A compaction swapped files meanwhile and wrote its own snapshot: this one was
+            // in the old file.
+            if fileEpoch != epoch { return }
             // Only ever move the checkpoint forward: a concurrent sync may have covered more.
             header.checkpointEnd = max(header.checkpointEnd, offset + length)
             header.snapshotOffset = offset

@@ -41,6 +41,13 @@ final class JournalEngine: @unchecked Sendable {
     var maintenanceThread: pthread_t?
     var statistics = EngineStatistics()
     var waiters = WaiterTable()
+    /// Incremented by every compaction swap (and by a reader noticing one).
+    var fileEpoch = 0
+    /// The last swap: where the old log ended and where the new file's appends start.
+    var lastSwap: (epoch: Int, oldEnd: UInt64, newStart: UInt64)?
+    var compacting = false
+    /// Device and inode of the open file, to notice (read-only) that compaction replaced it.
+    var fileIdentity: FileIdentity?
     /// Async callers waiting for a sync to cover their records (`Journal.record`).
     var durabilityWaiters: [(target: UInt64, continuation: UnsafeContinuation<JournalError?, Never>)] = []
     var pollerRunning = false
@@ -63,6 +70,7 @@ final class JournalEngine: @unchecked Sendable {
         self.lastGeneration = state.lastGeneration
         self.syncedEnd = state.end
         self.report = state.report
+        self.fileIdentity = try? fd.identity()
     }
 
     deinit {
@@ -87,6 +95,8 @@ final class JournalEngine: @unchecked Sendable {
     static func openForWriting(path: String, options: JournalOptions) throws(JournalError) -> JournalEngine {
         let started = Clock.monotonicNanoseconds()
         let fd = try lockedDescriptor(path: path, options: options)
+        // Holding the lock, no other writer can be compacting: temporary files are leftovers.
+        removeCompactionLeftovers(path: path)
         var handedOff = false
         defer { if !handedOff { fd.close() } }
         let size = try io("fstat", path) { () throws(Errno) in try fd.size() }
@@ -334,6 +344,8 @@ struct EngineStatistics: Sendable {
     var syncs = 0
     var syncNanoseconds: UInt64 = 0
     var snapshots = 0
+    var compactions = 0
+    var lastCompactionPauseNanoseconds: UInt64 = 0
 }
 
 extension Duration {

@@ -135,6 +135,11 @@ enum FileSystem {
         _ = try retryingOnInterrupt { systemUnlink(path) }
     }
 
+    /// `rename(2)`: atomically replaces `destination`.
+    static func rename(_ source: String, _ destination: String) throws(Errno) {
+        _ = try retryingOnInterrupt { systemRename(source, destination) }
+    }
+
     /// `stat(2)` identity of a path, or nil when it does not exist.
     static func identity(of path: String) throws(Errno) -> FileIdentity? {
         var info = stat()
@@ -161,10 +166,12 @@ enum FileSystem {
     private func systemClose(_ fd: Int32) -> Int32 { Glibc.close(fd) }
     private func systemLink(_ a: String, _ b: String) -> Int32 { Glibc.link(a, b) }
     private func systemUnlink(_ a: String) -> Int32 { Glibc.unlink(a) }
+    private func systemRename(_ a: String, _ b: String) -> Int32 { Glibc.rename(a, b) }
 #else
     private func systemClose(_ fd: Int32) -> Int32 { Darwin.close(fd) }
     private func systemLink(_ a: String, _ b: String) -> Int32 { Darwin.link(a, b) }
     private func systemUnlink(_ a: String) -> Int32 { Darwin.unlink(a) }
+    private func systemRename(_ a: String, _ b: String) -> Int32 { Darwin.rename(a, b) }
 #endif
 
 extension FileDescriptor {

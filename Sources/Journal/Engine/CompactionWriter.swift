@@ -1,0 +1,123 @@
+/// Builds the compacted file: copies kept records in log order into a new file, rewriting
+/// their back-pointers for the new offsets, and rebuilds the stream table as it goes (which
+/// re-checks every lifecycle rule on the copy).
+struct CompactionWriter {
+    let fd: FileDescriptor
+    let path: String
+    /// Streams numbered at most this were planned; newer ones (created during compaction)
+    /// are kept.
+    let plannedHighest: UInt32
+    let keep: Set<UInt32>
+    private(set) var table = StreamTable()
+    /// Where the next record goes in the new file.
+    private(set) var end: UInt64 = Layout.logStart
+    private(set) var bytesCopied: UInt64 = 0
+    private var allocated: UInt64
+    private var buffer: [UInt8] = []
+    private var bufferStart: UInt64 = Layout.logStart
+    private static let flushSize = 4 << 20
+
+    init(fd: FileDescriptor, path: String, plannedHighest: UInt32, keep: Set<UInt32>, allocated: UInt64) {
+        self.fd = fd
+        self.path = path
+        self.plannedHighest = plannedHighest
+        self.keep = keep
+        self.allocated = allocated
+        buffer.reserveCapacity(Self.flushSize + (1 << 16))
+    }
+
+    func keeps(_ stream: UInt32) -> Bool { keep.contains(stream) || stream > plannedHighest }
+
+    /// Copies every kept record of `log` in `[from, to)`; returns where it stopped (== `to`
+    /// unless the log there is not valid, which the caller treats as corruption).
+    mutating func copy(_ log: UnsafeRawBufferPointer, from: UInt64, to: UInt64, maxGeneration: UInt32)
+        throws(JournalError) -> UInt64
+    {
+        var scanner = LogScanner(
+            log: UnsafeRawBufferPointer(rebasing: log[0..<Int(to)]), from: from, maxGeneration: maxGeneration)
+        while scanner.offset < to {
+            guard case .record(let header, let body, let offset) = scanner.next() else {
+                throw .corruption(path: path, offset: scanner.offset, detail: "compaction met an invalid record")
+            }
+            if header.type == .snapshot || header.type == .padding || !keeps(header.stream) { continue }
+            try append(header, body: body, from: offset)
+        }
+        return scanner.offset
+    }
+
+    /// Writes one record with its back-pointer rewritten; lifecycle-checked by the new table.
+    mutating func append(_ header: RecordHeader, body: UnsafeRawBufferPointer, from oldOffset: UInt64)
+        throws(JournalError)
+    {
+        var record = header
+        if header.type != .streamOpen && header.isStreamRecord {
+            guard let slot = table.slot(number: header.stream) else {
+                throw .corruption(
+                    path: path, offset: oldOffset,
+                    detail: "compaction: record of stream \(header.stream) before its open")
+            }
+            record.previous = table[slot].lastOffset
+        }
+        let size = record.alignedSize
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: size))
+        buffer.withUnsafeMutableBytes { raw in record.write(body: body, to: raw.baseAddress! + start) }
+        let offset = end
+        do {
+            try buffer.withBytes { (raw) throws(StreamTable.Violation) in
+                let copied = UnsafeRawBufferPointer(
+                    rebasing: raw[start + RecordField.size..<start + RecordField.size + body.count])
+                try table.apply(record, body: copied, at: offset)
+            }
+        } catch {
+            throw .corruption(path: path, offset: oldOffset, detail: "compaction: \(error.detail)")
+        }
+        end += UInt64(size)
+        bytesCopied += UInt64(size)
+        if buffer.count >= Self.flushSize { try flush() }
+    }
+
+    /// Appends an index snapshot of the new table; returns its offset and length.
+    mutating func appendSnapshot(generation: UInt32) throws(JournalError) -> (UInt64, UInt64) {
+        let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live).encoded()
+        let record = RecordHeader(
+            type: .snapshot, bodyLength: UInt32(body.count), generation: generation, stream: 0, chunkIndex: 0,
+            timestamp: Clock.wallMicroseconds(), previous: 0)
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: record.alignedSize))
+        buffer.withUnsafeMutableBytes { raw in
+            body.withUnsafeBytes { record.write(body: $0, to: raw.baseAddress! + start) }
+        }
+        let offset = end
+        end += UInt64(record.alignedSize)
+        try flush()
+        return (offset, UInt64(record.alignedSize))
+    }
+
+    /// Writes the buffered records, preallocating first so a full disk fails here cleanly.
+    mutating func flush() throws(JournalError) {
+        if buffer.isEmpty { return }
+        let needed = bufferStart + UInt64(buffer.count)
+        if needed > allocated {
+            let grow = max(needed - allocated, 64 << 20)
+            do { try fd.allocate(offset: allocated, length: grow) } catch {
+                throw .io(operation: "fallocate (compaction)", path: path, errno: error)
+            }
+            allocated += grow
+        }
+        do {
+            try buffer.withBytes { (raw) throws(Errno) in try fd.write(raw, at: bufferStart) }
+        } catch {
+            throw .io(operation: "write (compaction)", path: path, errno: error)
+        }
+        bufferStart += UInt64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    var fileSize: UInt64 { allocated }
+}
+
+extension RecordHeader {
+    /// Whether the record belongs to a stream.
+    var isStreamRecord: Bool { type.isStreamScoped }
+}

@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Online compaction (FORMAT.md §9): copy live records into a new file beside the old one
+/// while appends continue, catch up, then pause appends for the last records, sync, rename
+/// over the old name and swap the mapping.
+extension JournalEngine {
+    /// Name of the temporary file a compaction writes.
+    static func compactionTemporaryPrefix(for path: String) -> String { path + ".compact-" }
+
+    /// Bytes of the log that compaction would reclaim without any retention drop.
+    var deadBytes: UInt64 {
+        lock.withLock {
+            let log = end - Layout.logStart
+            let live = table.liveRecordBytes + (header.snapshotLength)
+            return log > live ? log - live : 0
+        }
+    }
+
+    /// Which streams a policy keeps; call with the lock held.
+    func planRetention(_ policy: RetentionPolicy, now: Int64) -> (keep: Set<UInt32>, dropped: [StreamEntry]) {
+        var keep = Set<UInt32>()
+        var candidates: [StreamEntry] = []
+        var dropped: [StreamEntry] = []
+        for entry in table.live {
+            guard entry.status.isFinished else {
+                keep.insert(entry.number)
+                continue
+            }
+            let maxAge = entry.status == .completed ? policy.completedMaxAge : policy.unsuccessfulMaxAge
+            if let maxAge, now - entry.finishedAt > maxAge.microseconds {
+                dropped.append(entry)
+            } else {
+                candidates.append(entry)
+                keep.insert(entry.number)
+            }
+        }
+        if let cap = policy.maxTotalBytes {
+            var total = table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
+            for entry in candidates.sorted(by: { $0.finishedAt < $1.finishedAt }) where total > cap {
+                keep.remove(entry.number)
+                dropped.append(entry)
+                total -= entry.recordBytes
+            }
+        }
+        return (keep, dropped)
+    }
+
+    func compact(
+        policy: RetentionPolicy, dryRun: Bool, now: Int64, progress: (@Sendable (CompactionProgress) -> Void)?
+    ) throws(JournalError) -> CompactionReport {
+        let started = Clock.monotonicNanoseconds()
+        var report = CompactionReport()
+        report.dryRun = dryRun
+        // One compaction at a time; appends go on meanwhile.
+        let plan = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            if compacting { throw .busy(path: path, what: "a compaction is already running") }
+            let plan = planRetention(policy, now: now)
+            report.logBytesBefore = end - Layout.logStart
+            report.fileBytesBefore = fileSize
+            report.streamsDropped = plan.dropped.map(\.id)
+            report.deletedStreamsReclaimed = table.entries.filter(\.isDeleted).count
+            report.streamsKept = plan.keep.count
+            let kept = table.live.filter { plan.keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
+            report.logBytesAfter = kept
+            if !dryRun { compacting = true }
+            return (plan.keep, table.highestNumber, end, region, generation)
+        }
+        if dryRun {
+            report.durationNanoseconds = Clock.monotonicNanoseconds() - started
+            return report
+        }
+        defer { lock.withLock { compacting = false } }
+        let (keep, highest, cutoff, oldRegion, writerGeneration) = plan
+
+        let temporary = JournalEngine.compactionTemporaryPrefix(for: path) + "\(getpid())"
+        try? FileSystem.unlink(temporary)
+        let newFD = try io("create \(temporary)") { () throws(Errno) in try FileDescriptor.createExclusive(temporary) }
+        var installed = false
+        defer {
+            if !installed {
+                newFD.close()
+                try? FileSystem.unlink(temporary)
+            }
+        }
+        let estimate = Layout.logStart + report.logBytesAfter + (16 << 20)
+        try io("fallocate (compaction)") { () throws(Errno) in try newFD.allocate(offset: 0, length: estimate) }
+        Failpoint.hit("compact-after-create")
+
+        var writer = CompactionWriter(
+            fd: newFD, path: temporary, plannedHighest: highest, keep: keep, allocated: estimate)
+        progress?(CompactionProgress(phase: .copying, bytesRead: 0, bytesTotal: cutoff - Layout.logStart))
+        var copied = try copyInSlices(
+            &writer, region: oldRegion, from: Layout.logStart, to: cutoff, generation: writerGeneration,
+            phase: .copying, progress: progress)
+        Failpoint.hit("compact-after-copy")
+
+        // Catch up with appends made meanwhile until what is left is small enough to copy with
+        // appends paused.
+        var rounds = 0
+        while true {
+            let (currentEnd, currentRegion) = lock.withLock { (end, region) }
+            if currentEnd - copied <= (1 << 20) || rounds >= 8 { break }
+            copied = try copyInSlices(
+                &writer, region: currentRegion, from: copied, to: currentEnd, generation: writerGeneration,
+                phase: .catchingUp, progress: progress)
+            rounds += 1
+        }
+        Failpoint.hit("compact-after-catch-up")
+
+        // The pause: appends wait from here to the swap.
+        lock.lock()
+        let pauseStarted = Clock.monotonicNanoseconds()
+        defer { lock.unlock() }
+        try checkWritable()
+        while syncInFlight { lock.wait() }
+        progress?(
+            CompactionProgress(phase: .swapping, bytesRead: end - Layout.logStart, bytesTotal: end - Layout.logStart))
+        _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, to: end, maxGeneration: generation)
+        let (snapshotOffset, snapshotLength) = try writer.appendSnapshot(generation: generation)
+        try io("fdatasync (compaction)") { () throws(Errno) in try newFD.dataSync() }
+        var newHeader = header
+        newHeader.checkpointEnd = writer.end
+        newHeader.snapshotOffset = snapshotOffset
+        newHeader.snapshotLength = snapshotLength
+        newHeader.updatedAt = Clock.wallMicroseconds()
+        for slot in 0..<Layout.headerSlotCount {
+            newHeader.sequence = header.sequence + UInt64(slot) + 1
+            try io("write header (compaction)") { () throws(Errno) in
+                try newHeader.encoded().withBytes { (raw) throws(Errno) in
+                    try newFD.write(raw, at: UInt64(slot * Layout.headerSlotSize))
+                }
+            }
+        }
+        try io("fsync (compaction)") { () throws(Errno) in try newFD.sync() }
+        guard try io("flock (compaction)", { () throws(Errno) in try newFD.tryLockExclusive() }) else {
+            throw .busy(path: temporary, what: "another process locked the compaction file")
+        }
+        Failpoint.hit("compact-after-sync")
+        try io("rename \(temporary)") { () throws(Errno) in try FileSystem.rename(temporary, path) }
+        installed = true
+        Failpoint.hit("compact-after-rename")
+        do throws(Errno) {
+            try FileSystem.syncDirectory(containing: path)
+        } catch {
+            // The rename happened; whether it is durable is unknown: refuse further writes.
+            throw poison(.io(operation: "fsync directory (compaction)", path: path, errno: error))
+        }
+        let newRegion = try io("mmap (compaction)") { () throws(Errno) in
+            try MappedRegion(fd: newFD, length: JournalEngine.mappingLength(for: writer.fileSize), writable: true)
+        }
+        // Swap. The old descriptor's lock goes explicitly; its mapping stays alive for any
+        // reader still holding it, and the old inode disappears when the last one lets go.
+        let oldFD = fd
+        let oldEnd = end
+        fd = newFD
+        region = newRegion
+        fileSize = writer.fileSize
+        end = writer.end
+        syncedEnd = writer.end
+        table = writer.table
+        newHeader.sequence = header.sequence + UInt64(Layout.headerSlotCount)
+        header = newHeader
+        headerSlot = Layout.headerSlotCount - 1
+        bytesSinceSnapshot = 0
+        fileEpoch += 1
+        lastSwap = (epoch: fileEpoch, oldEnd: oldEnd, newStart: writer.end)
+        oldFD.unlock()
+        oldFD.close()
+        // Slots changed: every follower looks again. Async durability waiters are covered:
+        // everything they wrote is in the synced new file.
+        waiters.wakeAll()
+        for waiter in durabilityWaiters { waiter.continuation.resume(returning: nil) }
+        durabilityWaiters.removeAll()
+        lock.broadcast()
+        statistics.compactions += 1
+        Failpoint.hit("compact-after-swap")
+        report.bytesCopied = writer.bytesCopied
+        report.logBytesAfter = writer.end - Layout.logStart
+        report.fileBytesAfter = writer.fileSize
+        let finished = Clock.monotonicNanoseconds()
+        report.pauseNanoseconds = finished - pauseStarted
+        report.durationNanoseconds = finished - started
+        statistics.lastCompactionPauseNanoseconds = report.pauseNanoseconds
+        return report
+    }
+
+    /// Copies `[from, to)` in slices of 64 MiB so progress can be reported.
+    private func copyInSlices(
+        _ writer: inout CompactionWriter, region: MappedRegion, from: UInt64, to: UInt64, generation: UInt32,
+        phase: CompactionProgress.Phase, progress: (@Sendable (CompactionProgress) -> Void)?
+    ) throws(JournalError) -> UInt64 {
+        let log = region.bytes(at: 0, count: Int(to))
+        var position = from
+        while position < to {
+            // Slice ends fall on record boundaries because the writer copies whole records and
+            // returns where the next one starts.
+            position = try writer.copy(log, from: position, to: to, maxGeneration: generation)
+            progress?(
+                CompactionProgress(
+                    phase: phase, bytesRead: position - Layout.logStart, bytesTotal: to - Layout.logStart))
+        }
+        return position
+    }
+
+    /// Removes compaction files a crashed writer left beside the journal; call holding the
+    /// writer lock (no other writer can be compacting).
+    static func removeCompactionLeftovers(path: String) {
+        let prefix = compactionTemporaryPrefix(for: path)
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let namePrefix = String(prefix[(slash.map { prefix.index(after: $0) } ?? prefix.startIndex)...])
+        guard let handle = opendir(directory.isEmpty ? "/" : directory) else { return }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(namePrefix) {
+                try? FileSystem.unlink((directory.isEmpty ? "" : directory + "/") + name)
+            }
+        }
+    }
+}
+
+/// Crash points for the compaction tests: with `JOURNAL_FAILPOINT=name` set, a debug build
+/// kills itself with SIGKILL at that point. Release builds compile it away.
+enum Failpoint {
+    @inline(__always)
+    static func hit(_ name: StaticString) {
+        #if DEBUG
+            if let wanted = getenv("JOURNAL_FAILPOINT"), String(cString: wanted) == name.description {
+                kill(getpid(), SIGKILL)
+            }
+        #endif
+    }
+}

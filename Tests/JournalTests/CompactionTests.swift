@@ -1,0 +1,279 @@
+import Testing
+
+@testable import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A journal with streams in every state and some dead bytes.
+func buildCompactionJournal(at path: String) throws -> (Journal, [StreamID: [String]]) {
+    let journal = try Journal(
+        path: path,
+        options: JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600))))
+    var chunks: [StreamID: [String]] = [:]
+    let names = ["completed", "failed", "cancelled", "interrupted", "open", "deleted", "completed2"]
+    for name in names {
+        let id = try journal.createStream(StreamID(name), metadata: ["name": name])
+        for i in 0..<70 {
+            try journal.append("\(name)-\(i)", to: id)
+            chunks[id, default: []].append("\(name)-\(i)")
+        }
+    }
+    try journal.complete(StreamID("completed"))
+    try journal.fail(StreamID("failed"), reason: "boom")
+    try journal.cancel(StreamID("cancelled"))
+    try journal.interrupt(StreamID("interrupted"), reason: "gone")
+    try journal.deleteStream(StreamID("deleted"))
+    try journal.complete(StreamID("completed2"))
+    chunks[try StreamID("deleted")] = nil
+    try journal.writeSnapshot()
+    return (journal, chunks)
+}
+
+func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comment: Comment? = nil) throws {
+    #expect(Set(try journal.streams().map(\.id)) == Set(expected.keys), comment)
+    for (id, texts) in expected {
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.text) == texts, comment)
+    }
+}
+
+@Suite struct CompactionTests {
+    @Test func compactionDropsDeletedStreamsAndDeadSnapshotsKeepingEverythingElse() throws {
+        let path = TestDirectory().file("c.sj")
+        let (journal, expected) = try buildCompactionJournal(at: path)
+        let infos = Dictionary(uniqueKeysWithValues: try journal.streams().map { ($0.id, $0) })
+        #expect(journal.deadBytes > 0)
+        let report = try journal.compact(policy: .keepEverything)
+        #expect(report.streamsDropped.isEmpty)
+        #expect(report.deletedStreamsReclaimed == 1)
+        #expect(report.logBytesAfter < report.logBytesBefore)
+        #expect(report.pauseNanoseconds <= report.durationNanoseconds)
+        try expectStreams(journal, expected)
+        // Status, reasons, metadata, counts and timestamps survive the copy.
+        for info in try journal.streams() { #expect(info == infos[info.id]) }
+        // Writing continues in the new file, ids and indices unchanged.
+        #expect(try journal.append("open-70", to: StreamID("open")) == 70)
+        try journal.close()
+        #expect(try Journal.verify(path: path).isClean)
+        let reader = try Journal.openReadOnly(path: path)
+        #expect(try reader.info(StreamID("open")).chunkCount == 71)
+    }
+
+    @Test func retentionByAgeTreatsCompletedAndUnsuccessfulStreamsSeparately() throws {
+        let (journal, expected) = try buildCompactionJournal(at: TestDirectory().file("age.sj"))
+        let now = Clock.wallMicroseconds() + 3_600_000_000  // an hour later
+        var policy = RetentionPolicy()
+        policy.completedMaxAge = .seconds(7200)
+        policy.unsuccessfulMaxAge = .seconds(60)
+        let dry = try journal.engine.compact(policy: policy, dryRun: true, now: now, progress: nil)
+        #expect(dry.dryRun)
+        #expect(Set(dry.streamsDropped.map(\.rawValue)) == ["failed", "cancelled", "interrupted"])
+        try expectStreams(journal, expected, "a dry run changes nothing")
+        let report = try journal.engine.compact(policy: policy, dryRun: false, now: now, progress: nil)
+        #expect(Set(report.streamsDropped.map(\.rawValue)) == ["failed", "cancelled", "interrupted"])
+        var left = expected
+        for name in ["failed", "cancelled", "interrupted"] { left[try StreamID(name)] = nil }
+        try expectStreams(journal, left)
+        // A day later the completed ones go too; the open stream never does.
+        let later = now + 86_400_000_000
+        let second = try journal.engine.compact(policy: policy, dryRun: false, now: later, progress: nil)
+        #expect(Set(second.streamsDropped.map(\.rawValue)) == ["completed", "completed2"])
+        #expect(try journal.streams().map(\.id.rawValue) == ["open"])
+        try journal.close()
+    }
+
+    @Test func retentionBySizeDropsTheOldestFinishedStreamsFirst() throws {
+        let (journal, _) = try buildCompactionJournal(at: TestDirectory().file("size.sj"))
+        let sizes = Dictionary(
+            uniqueKeysWithValues: journal.engine.lock.withLock {
+                journal.engine.table.live.map { ($0.id.rawValue, $0.recordBytes) }
+            })
+        var policy = RetentionPolicy.keepEverything
+        // Room for the open stream and the two most recently finished ones only.
+        policy.maxTotalBytes = sizes["open"]! + sizes["completed2"]! + sizes["interrupted"]!
+        let report = try journal.compact(policy: policy)
+        #expect(report.streamsDropped.map(\.rawValue) == ["completed", "failed", "cancelled"])
+        #expect(Set(try journal.streams().map(\.id.rawValue)) == ["open", "interrupted", "completed2"])
+        // Even a cap of zero never drops an open stream.
+        policy.maxTotalBytes = 0
+        try journal.compact(policy: policy)
+        #expect(try journal.streams().map(\.id.rawValue) == ["open"])
+        try journal.close()
+    }
+
+    @Test func appendsAndFollowersRunThroughCompactionsWithoutLossGapOrDuplicate() async throws {
+        let path = TestDirectory().file("live.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let streams = try (0..<4).map { try journal.createStream(StreamID("live-\($0)")) }
+        let perStream = 3000
+        let followers = streams.map { id in
+            Task { () -> [Int] in
+                var indices: [Int] = []
+                for try await event in try journal.follow(id) {
+                    if case .chunk(let chunk) = event {
+                        #expect(chunk.text == "\(id)-\(chunk.index)")
+                        indices.append(chunk.index)
+                    }
+                }
+                return indices
+            }
+        }
+        // The writer and the compactor each get a thread of their own: the followers' tasks
+        // keep the cooperative pool.
+        async let writer: Void = onOwnThread {
+            for i in 0..<perStream {
+                for id in streams { try journal.append("\(id)-\(i)", to: id) }
+            }
+            for id in streams { try journal.complete(id) }
+        }
+        // Compact repeatedly while the writer runs (dropping nothing: every stream is open).
+        let compactions = try await onOwnThread { () throws -> Int in
+            var compactions = 0
+            while try journal.streams(status: .open).count > 0 {
+                try journal.compact(policy: .keepEverything)
+                compactions += 1
+            }
+            return compactions
+        }
+        try await writer
+        #expect(compactions >= 1)
+        for follower in followers { #expect(try await follower.value == Array(0..<perStream)) }
+        for id in streams {
+            var cursor = try journal.chunks(of: id)
+            #expect(try cursor.collect().map(\.index) == Array(0..<perStream))
+        }
+        try journal.close()
+        #expect(try Journal.verify(path: path).isClean)
+    }
+
+    @Test func aJournalWideFollowerCrossesACompactionWithoutAGap() async throws {
+        let journal = try Journal(path: TestDirectory().file("events.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("e"))
+        let doomed = try journal.createStream(StreamID("doomed"))
+        try journal.append("dead", to: doomed)
+        try journal.deleteStream(doomed)
+        for i in 0..<100 { try journal.append("before-\(i)", to: id) }
+        let events = try journal.events(from: .beginning)
+        let collector = Task { () -> [String] in
+            var texts: [String] = []
+            for try await event in events {
+                if case .chunkAppended(let stream, let chunk) = event, stream == id { texts.append(chunk.text) }
+                if texts.count == 200 { break }
+            }
+            return texts
+        }
+        // The follower is somewhere in the old log when the file is replaced.
+        try journal.compact(policy: .keepEverything)
+        for i in 0..<100 { try journal.append("after-\(i)", to: id) }
+        #expect(try await collector.value == (0..<100).map { "before-\($0)" } + (0..<100).map { "after-\($0)" })
+        try journal.close()
+    }
+
+    @Test(arguments: [
+        "compact-after-create", "compact-after-copy", "compact-after-catch-up", "compact-after-sync",
+        "compact-after-rename", "compact-after-swap",
+    ])
+    func aCrashAtAnyCompactionStepLeavesTheOldOrTheNewJournal(failpoint: String) throws {
+        let directory = TestDirectory()
+        let path = directory.file("crash.sj")
+        let (journal, expected) = try buildCompactionJournal(at: path)
+        try journal.close()
+        let child = ChildProcess(["compact", path, failpoint])
+        #expect(child.readLine() == "compacting")
+        #expect(child.waitForExit() == 128 + SIGKILL, "the failpoint \(failpoint) was not reached")
+        #expect(try Journal.verify(path: path).isClean)
+        let reopened = try Journal(
+            path: path, options: JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600))))
+        // Either every stream is still there (old file) or only the open one (new file).
+        let ids = Set(try reopened.streams().map(\.id.rawValue))
+        let renamed = ["compact-after-rename", "compact-after-swap"].contains(failpoint)
+        #expect(ids == (renamed ? ["open"] : Set(expected.keys.map(\.rawValue))))
+        var cursor = try reopened.chunks(of: StreamID("open"))
+        #expect(try cursor.collect().map(\.text) == expected[try StreamID("open")])
+        // The next open removed the temporary file.
+        #expect(access(path + ".compact-\(child.pid)", F_OK) != 0)
+        try reopened.close()
+    }
+
+    @Test func aReaderInAnotherProcessFollowsAcrossACompaction() throws {
+        let path = TestDirectory().file("cross.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let old = try journal.createStream(StreamID("old"))
+        for i in 0..<500 { try journal.append("old-\(i)", to: old) }
+        try journal.deleteStream(old)
+        let id = try journal.createStream(StreamID("cross"))
+        try journal.append(childPayload(stream: 0, index: 0), to: id)
+        let child = ChildProcess(["follow", path, "cross", "0"])
+        #expect(child.readLine() == "following")
+        func expectChunk(_ index: Int) {
+            let hex = childPayload(stream: 0, index: index).map { String($0, radix: 16) }.joined(separator: ",")
+            #expect(child.readLine() == "chunk \(index) " + hex)
+        }
+        expectChunk(0)
+        for index in 1..<10 {
+            try journal.append(childPayload(stream: 0, index: index), to: id)
+            expectChunk(index)
+        }
+        let report = try journal.compact(policy: .keepEverything)
+        #expect(report.deletedStreamsReclaimed == 1)
+        for index in 10..<20 {
+            try journal.append(childPayload(stream: 0, index: index), to: id)
+            expectChunk(index)
+        }
+        try journal.complete(id)
+        #expect(child.readLine() == "finished completed ")
+        #expect(child.waitForExit() == 0)
+        try journal.close()
+    }
+
+    @Test func compactionReportsProgressAndRefusesToRunTwiceAtOnce() throws {
+        let (journal, _) = try buildCompactionJournal(at: TestDirectory().file("progress.sj"))
+        final class Phases: @unchecked Sendable {
+            var seen: [CompactionProgress.Phase] = []
+            let lock = Lock()
+        }
+        let phases = Phases()
+        try journal.compact(policy: .keepEverything) { progress in
+            phases.lock.withLock { phases.seen.append(progress.phase) }
+            #expect(progress.bytesRead <= progress.bytesTotal)
+        }
+        #expect(phases.seen.first == .copying && phases.seen.last == .swapping)
+        journal.engine.lock.withLock { journal.engine.compacting = true }
+        #expect(throws: JournalError.busy(path: journal.path, what: "a compaction is already running")) {
+            try journal.compact()
+        }
+        journal.engine.lock.withLock { journal.engine.compacting = false }
+        try journal.close()
+    }
+}
+
+@Suite struct AutoCompactionTests {
+    @Test func theJournalCompactsByItselfOnceDeadBytesPassTheThresholds() throws {
+        var options = JournalOptions(durability: .none)
+        var auto = AutoCompaction()
+        auto.minDeadBytes = 64 << 10
+        auto.minDeadFraction = 0.5
+        auto.checkInterval = .milliseconds(10)
+        options.autoCompaction = auto
+        let journal = try Journal(path: TestDirectory().file("auto.sj"), options: options)
+        let big = try journal.createStream(StreamID("big"))
+        for _ in 0..<100 { try journal.append([UInt8](repeating: 7, count: 1000), to: big) }
+        let small = try journal.createStream(StreamID("small"))
+        try journal.append("kept", to: small)
+        #expect(journal.engine.lock.withLock { journal.engine.statistics.compactions } == 0)
+        try journal.deleteStream(big)
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while journal.engine.lock.withLock({ journal.engine.statistics.compactions }) == 0,
+            Clock.monotonicNanoseconds() < deadline
+        {
+            journal.engine.lock.withLock { journal.engine.lock.wait(nanoseconds: 5_000_000) }
+        }
+        #expect(journal.engine.lock.withLock { journal.engine.statistics.compactions } >= 1)
+        #expect(journal.deadBytes < 64 << 10)
+        var cursor = try journal.chunks(of: small)
+        #expect(try cursor.collect().map(\.text) == ["kept"])
+        try journal.close()
+    }
+}

@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Journal", targets: ["Journal"]),
         .executable(name: "journal-demo", targets: ["journal-demo"]),
+        .executable(name: "journalctl-stream", targets: ["journalctl-stream"]),
+        .executable(name: "journal-server", targets: ["JournalServer"]),
     ],
     targets: [
         // The only C in the package: CRC-32C with the SSE4.2 instruction, and the few Linux
@@ -33,6 +35,32 @@ let package = Package(
         .testTarget(
             name: "JournalTests",
             dependencies: ["Journal", "CJournal"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The CLI (issue 6): a thin shell over the library's public API.
+        .executableTarget(
+            name: "journalctl-stream",
+            dependencies: ["Journal"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Runs the built journalctl-stream binary as a user would.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Journal"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // journal-server (issue 5): epoll, eventfd, accept4 and signalfd, which Glibc lacks.
+        .target(name: "CJournalServer"),
+        // The HTTP/1.1 + SSE server; its protocol types are unit-tested by ServerTests.
+        .executableTarget(
+            name: "JournalServer",
+            dependencies: ["Journal", "CJournalServer"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Parser and state-machine unit tests, and end-to-end tests against the built binary.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["JournalServer", "Journal"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

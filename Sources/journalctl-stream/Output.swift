@@ -1,0 +1,318 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Standard output, buffered and written with `write(2)` so payload bytes go out exactly
+/// (no text encoding on the way) and live commands can flush after every event.
+@MainActor
+final class Console {
+    private var buffer: [UInt8] = []
+    /// The last byte written, so text output can end its last line before a trailer.
+    private(set) var lastByte: UInt8?
+
+    /// Appends text.
+    func write(_ text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends text and a line feed.
+    func line(_ text: String = "") {
+        write(text)
+        write("\n")
+    }
+
+    /// Appends bytes as they are.
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        buffer.append(contentsOf: bytes)
+        lastByte = bytes.last
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Appends bytes as they are.
+    func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Writes out what is buffered. A write error other than a closed pipe ends the process
+    /// with status 1 (the reader of a closed pipe gets SIGPIPE's default: a quiet exit).
+    func flush() {
+        var done = 0
+        while done < buffer.count {
+            let written = buffer.withUnsafeBytes { raw in
+                Glibc.write(1, raw.baseAddress! + done, raw.count - done)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let reason = String(cString: strerror(errno))
+                Console.error("cannot write to standard output: \(reason)")
+                exit(1)
+            }
+            done += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// `journalctl-stream: <message>` on standard error.
+    nonisolated static func error(_ message: String) {
+        let line = Array("journalctl-stream: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// Lines on standard error, as they are (usage and hints).
+    nonisolated static func standardError(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// A JSON value with keys kept in the order given, so output is stable for people and tests.
+indirect enum JSON {
+    case string(String)
+    case integer(Int64)
+    case bool(Bool)
+    case null
+    case array([JSON])
+    case object([(String, JSON)])
+
+    static func int<T: BinaryInteger>(_ value: T) -> JSON { .integer(Int64(value)) }
+
+    static func optional(_ value: String?) -> JSON { value.map { .string($0) } ?? .null }
+
+    static func optional<T: BinaryInteger>(_ value: T?) -> JSON { value.map { .integer(Int64($0)) } ?? .null }
+
+    /// Compact, on one line.
+    var text: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    private func write(into out: inout String) {
+        switch self {
+        case .string(let value): JSON.quote(value, into: &out)
+        case .integer(let value): out += String(value)
+        case .bool(let value): out += value ? "true" : "false"
+        case .null: out += "null"
+        case .array(let items):
+            out += "["
+            for (position, item) in items.enumerated() {
+                if position > 0 { out += "," }
+                item.write(into: &out)
+            }
+            out += "]"
+        case .object(let pairs):
+            out += "{"
+            for (position, pair) in pairs.enumerated() {
+                if position > 0 { out += "," }
+                JSON.quote(pair.0, into: &out)
+                out += ":"
+                pair.1.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func quote(_ text: String, into out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{0}"..."\u{1F}":
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}
+
+/// How values are shown to people.
+enum Show {
+    /// `1536 B` → `1.5 KiB`: binary units, one decimal.
+    static func bytes<T: BinaryInteger>(_ value: T) -> String {
+        let count = Double(value)
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var scaled = count
+        var unit = 0
+        while scaled >= 1024 && unit < units.count - 1 {
+            scaled /= 1024
+            unit += 1
+        }
+        if unit == 0 { return "\(value) B" }
+        let tenths = Int((scaled * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
+    /// How long ago, in the largest whole unit: `45s`, `12m`, `3h`, `2d`.
+    static func age(since micros: Int64, now: Int64) -> String {
+        let seconds = max(0, (now - micros) / 1_000_000)
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m" }
+        if seconds < 86400 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86400)d"
+    }
+
+    /// `2026-11-22T10:04:05.123Z`.
+    static func timestamp(_ micros: Int64) -> String {
+        var seconds = time_t(micros / 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let millis = Int((micros % 1_000_000) / 1000)
+        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
+            + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(pad(millis, 3))Z"
+    }
+
+    private static func pad<T: BinaryInteger>(_ value: T, _ width: Int = 2) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    /// Microseconds since the epoch, now.
+    static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1000
+    }
+
+    /// A point in time for `--since`: a duration ago (`90s`, `15m`, `2h`, `3d`, `1w`), a Unix
+    /// time (`@1763800000`), or a date and time (`2026-11-22`, `2026-11-22T10:00[:05]`, a space
+    /// instead of `T`, then optionally `Z` or `+HH:MM`; local time without a zone).
+    static func parseTime(_ text: String, now: Int64) -> Int64? {
+        if text == "now" { return now }
+        if text.hasPrefix("@"), let seconds = Int64(text.dropFirst()) { return seconds * 1_000_000 }
+        if let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0 {
+            let seconds: Int64? =
+                switch unit {
+                case "s": 1
+                case "m": 60
+                case "h": 3600
+                case "d": 86400
+                case "w": 604_800
+                default: nil
+                }
+            if let seconds { return now - amount * seconds * 1_000_000 }
+        }
+        return parseDate(text)
+    }
+
+    private static func parseDate(_ text: String) -> Int64? {
+        var rest = Substring(text)
+        func number(_ digits: Int) -> Int32? {
+            let head = rest.prefix(digits)
+            guard head.count == digits, head.allSatisfy(\.isASCII), let value = Int32(head) else { return nil }
+            rest = rest.dropFirst(digits)
+            return value
+        }
+        func separator(_ allowed: Set<Character>) -> Bool {
+            guard let first = rest.first, allowed.contains(first) else { return false }
+            rest = rest.dropFirst()
+            return true
+        }
+        var parts = tm()
+        guard let year = number(4), separator(["-"]), let month = number(2), separator(["-"]), let day = number(2)
+        else { return nil }
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        if separator(["T", " "]) {
+            guard let hour = number(2), separator([":"]), let minute = number(2) else { return nil }
+            parts.tm_hour = hour
+            parts.tm_min = minute
+            if separator([":"]) {
+                guard let second = number(2) else { return nil }
+                parts.tm_sec = second
+            }
+        }
+        var offset: Int64?
+        if separator(["Z", "z"]) {
+            offset = 0
+        } else if let sign = rest.first, sign == "+" || sign == "-" {
+            rest = rest.dropFirst()
+            guard let hours = number(2) else { return nil }
+            _ = separator([":"])
+            guard let minutes = number(2) else { return nil }
+            offset = (Int64(hours) * 3600 + Int64(minutes) * 60) * (sign == "-" ? -1 : 1)
+        }
+        guard rest.isEmpty, (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let seconds: Int64
+        if let offset {
+            seconds = Int64(timegm(&parts)) - offset
+        } else {
+            parts.tm_isdst = -1
+            seconds = Int64(mktime(&parts))
+        }
+        return seconds * 1_000_000
+    }
+
+    /// A chunk payload for one line of text: at most `limit` characters, control characters
+    /// escaped, or a note for bytes that are not UTF-8.
+    static func preview(_ bytes: UnsafeRawBufferPointer, limit: Int = 60) -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else { return "(\(bytes.count) bytes, binary)" }
+        var out = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count == limit {
+                out += "…"
+                break
+            }
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{0}"..."\u{1F}", "\u{7F}"..."\u{9F}": out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+            count += 1
+        }
+        return "\"" + out + "\""
+    }
+
+    /// Left-aligned columns separated by two spaces; the last column is not padded.
+    static func table(_ rows: [[String]], rightAligned: Set<Int> = [], widthOf: (String) -> Int) -> [String] {
+        guard let columns = rows.map(\.count).max() else { return [] }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], widthOf(cell)) }
+        }
+        return rows.map { row in
+            var line = ""
+            for (column, cell) in row.enumerated() {
+                let padding = String(repeating: " ", count: widths[column] - widthOf(cell))
+                if column > 0 { line += "  " }
+                if rightAligned.contains(column) {
+                    line += padding + cell
+                } else {
+                    line += column == row.count - 1 ? cell : cell + padding
+                }
+            }
+            return line
+        }
+    }
+
+    /// Printed width of text that may hold colour escapes.
+    static func visibleWidth(_ text: String) -> Int {
+        var width = 0
+        var inEscape = false
+        for scalar in text.unicodeScalars {
+            if inEscape {
+                if scalar == "m" { inEscape = false }
+            } else if scalar == "\u{1B}" {
+                inEscape = true
+            } else {
+                width += 1
+            }
+        }
+        return width
+    }
+}

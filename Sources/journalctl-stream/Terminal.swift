@@ -1,0 +1,88 @@
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What the tool knows about where its output goes.
+struct Terminal {
+    /// Whether standard output is a terminal.
+    let isInteractive: Bool
+    /// Whether to use colours: only on a terminal, never with `NO_COLOR` set to anything
+    /// non-empty (no-color.org), never on a dumb terminal.
+    let colors: Bool
+
+    static func current() -> Terminal {
+        let interactive = isatty(1) != 0
+        let noColor = getenv("NO_COLOR").map { String(cString: $0).isEmpty == false } ?? false
+        let dumb = getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
+        return Terminal(isInteractive: interactive, colors: interactive && !noColor && !dumb)
+    }
+
+    /// A terminal colour or attribute.
+    enum Style: String {
+        case bold = "1"
+        case dim = "2"
+        case red = "31"
+        case green = "32"
+        case yellow = "33"
+        case blue = "34"
+        case cyan = "36"
+    }
+
+    /// `text` in `style` when colours are on, else `text` unchanged.
+    func paint(_ text: String, _ style: Style) -> String {
+        colors ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    /// The colour a stream status is shown in.
+    func paint(status: String) -> String {
+        switch status {
+        case "open": return paint(status, .cyan)
+        case "completed": return paint(status, .green)
+        case "failed": return paint(status, .red)
+        case "cancelled", "interrupted": return paint(status, .yellow)
+        default: return status
+        }
+    }
+}
+
+/// Ctrl-C during a live command (`show -f`, `follow`): cancel the command's task, so it stops
+/// at its next await, flushes what it printed and exits 0. A second Ctrl-C, or a task that
+/// has not stopped a second later, exits at once. Other commands keep the default: Ctrl-C
+/// kills them (status 130 from the shell), which is right for an interrupted import.
+enum Interrupt {
+    /// The task running the command; set by `main` before the task can run.
+    nonisolated(unsafe) static var task: Task<Int32, Never>?
+    /// Kept alive for the life of the process.
+    nonisolated(unsafe) private static var source: (any DispatchSourceSignal)?
+
+    /// Makes Ctrl-C end the command normally.
+    static func endsCommand() {
+        guard source == nil, let task else { return }
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue.global())
+        let state = InterruptState()
+        source.setEventHandler {
+            if state.seen() { exit(0) }
+            task.cancel()
+            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { exit(0) }
+        }
+        source.resume()
+        Interrupt.source = source
+    }
+}
+
+/// Whether Ctrl-C was pressed before. Touched only by the signal source's handler, which
+/// Dispatch never runs concurrently with itself.
+private final class InterruptState: @unchecked Sendable {
+    private var pressed = false
+
+    /// Returns whether it had been pressed, and records that it now has.
+    func seen() -> Bool {
+        defer { pressed = true }
+        return pressed
+    }
+}

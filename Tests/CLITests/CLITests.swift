@@ -1,0 +1,629 @@
+import Foundation
+import Journal
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The payloads of the prepared journal, by stream.
+enum Fixture {
+    static let chat1 = ["Hel", "lo", " world"]
+    static let chat2 = ["partial"]
+    /// Not UTF-8, empty, CR LF and NUL: what text formats must not alter.
+    static let binary: [[UInt8]] = [[0xFF, 0x00, 0x0D, 0x0A], [], Array("text\r\n".utf8), [0xE2, 0x82]]
+    static let open4 = ["still"]
+
+    /// Four streams: completed (with metadata), failed, cancelled with binary chunks, open.
+    static func prepare(_ path: String) throws {
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let chat1 = try journal.createStream(StreamID("chat-1"), metadata: ["model": "small", "user": "ann"])
+        for text in Fixture.chat1 { try journal.append(text, to: chat1) }
+        try journal.complete(chat1)
+        let chat2 = try journal.createStream(StreamID("chat-2"))
+        for text in Fixture.chat2 { try journal.append(text, to: chat2) }
+        try journal.fail(chat2, reason: "upstream 500")
+        let bin3 = try journal.createStream(StreamID("bin-3"))
+        for bytes in Fixture.binary { try journal.append(bytes, to: bin3) }
+        try journal.cancel(bin3, reason: "user pressed stop")
+        let open4 = try journal.createStream(StreamID("open-4"))
+        for text in Fixture.open4 { try journal.append(text, to: open4) }
+        try journal.close()
+    }
+}
+
+/// Every command of `journalctl-stream`, run as a separate process on prepared journals.
+@Suite(.serialized) final class CLITests {
+    let directory = TestDirectory()
+    var path: String { directory.file("journal.sj") }
+
+    deinit {
+        // Each test gets its own instance and directory; a failing test's files go too, but
+        // its output is in the test log.
+        try? FileManager.default.removeItem(atPath: directory.path)
+    }
+
+    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) -> CLIResult {
+        CLIProcess.run(arguments, stdin: stdin, environment: environment, directory: directory.path)
+    }
+
+    /// `run` with `--file` for the prepared journal.
+    func cli(_ arguments: String..., stdin: String? = nil) -> CLIResult {
+        run(["--file", path] + arguments, stdin: stdin)
+    }
+
+    func json(_ line: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// The offset of `stream`'s record of `type` (and chunk `index`), from `dump -o json`.
+    func recordOffset(_ stream: String, type: String, index: Int = 0) throws -> UInt64 {
+        let dump = cli("dump", "-o", "json")
+        for line in dump.lines {
+            let record = try json(line)
+            if (record["stream"] as? String ?? "") == stream, record["type"] as? String == type,
+                record["index"] as? Int == index
+            {
+                return UInt64(record["offset"] as! Int)
+            }
+        }
+        Issue.record("no \(type) \(index) of \(stream) in the dump")
+        return 0
+    }
+
+    /// Flips one bit of the byte at `offset`.
+    func flipBit(at offset: UInt64) {
+        let fd = open(path, O_RDWR)
+        precondition(fd >= 0)
+        var byte: UInt8 = 0
+        precondition(pread(fd, &byte, 1, off_t(offset)) == 1)
+        byte ^= 0x10
+        precondition(pwrite(fd, &byte, 1, off_t(offset)) == 1)
+        close(fd)
+    }
+
+    // MARK: list
+
+    @Test func listShowsEveryStreamWithStatusCountsBytesAndAge() throws {
+        try Fixture.prepare(path)
+        let result = cli("list")
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+        let lines = result.lines
+        #expect(lines.count == 6)
+        #expect(lines[0].wholeMatch(of: #/ID +STATUS +CHUNKS +BYTES +AGE +LAST/#) != nil)
+        #expect(lines[1].wholeMatch(of: #/chat-1 +completed +3 +11 B +\d+s +\d+s/#) != nil, "\(lines[1])")
+        #expect(lines[2].wholeMatch(of: #/chat-2 +failed +1 +7 B +\d+s +\d+s/#) != nil, "\(lines[2])")
+        #expect(lines[3].wholeMatch(of: #/bin-3 +cancelled +4 +12 B +\d+s +\d+s/#) != nil, "\(lines[3])")
+        #expect(lines[4].wholeMatch(of: #/open-4 +open +1 +5 B +\d+s +\d+s/#) != nil, "\(lines[4])")
+        #expect(lines[5] == "4 streams (1 open, 1 completed, 1 failed, 1 cancelled)")
+    }
+
+    @Test func listFiltersSortsAndPrintsJSON() throws {
+        try Fixture.prepare(path)
+        let failed = cli("list", "--status", "failed", "-o", "json")
+        #expect(failed.status == 0)
+        #expect(failed.lines.count == 1)
+        let stream = try json(failed.lines[0])
+        #expect(stream["id"] as? String == "chat-2")
+        #expect(stream["status"] as? String == "failed")
+        #expect(stream["chunks"] as? Int == 1)
+        #expect(stream["bytes"] as? Int == 7)
+        #expect(stream["reason"] as? String == "upstream 500")
+        #expect(stream["finishedAt"] as? Int != nil)
+
+        let sorted = cli("list", "--sort=bytes", "-r", "-o", "json")
+        let ids = try sorted.lines.map { try json($0)["id"] as? String }
+        #expect(ids == ["bin-3", "chat-1", "chat-2", "open-4"])
+
+        let metadata = try json(cli("list", "-o", "json").lines[0])["metadata"] as? [String: String]
+        #expect(metadata == ["model": "small", "user": "ann"])
+
+        #expect(cli("list", "--since", "1h").lines.count == 6)
+        #expect(cli("list", "--since", "2999-01-01T00:00Z").stdout == "no streams match\n")
+        #expect(cli("list", "--since", "@0", "--status", "open", "-o", "json").lines.count == 1)
+    }
+
+    // MARK: show
+
+    @Test func showTextConcatenatesPayloadsAndSaysHowTheStreamEnded() throws {
+        try Fixture.prepare(path)
+        #expect(cli("show", "chat-1").stdout == "Hello world\n-- completed (3 chunks) --\n")
+        #expect(cli("show", "chat-1", "--from", "1").stdout == "lo world\n-- completed (3 chunks) --\n")
+        #expect(cli("show", "chat-1", "-n", "1").stdout == " world\n-- completed (3 chunks) --\n")
+        #expect(cli("show", "chat-1", "-n1", "--from=2").stdout == " world\n-- completed (3 chunks) --\n")
+        #expect(cli("show", "chat-2").stdout == "partial\n-- failed: upstream 500 (1 chunk) --\n")
+        #expect(cli("show", "open-4").stdout == "still\n-- open (1 chunk so far; -f follows it) --\n")
+        // Not UTF-8 shows as U+FFFD; the split sequence at the end is incomplete.
+        #expect(
+            cli("show", "bin-3").stdout
+                == "\u{FFFD}\u{0}\r\ntext\r\n\u{FFFD}\n-- cancelled: user pressed stop (4 chunks) --\n")
+    }
+
+    @Test func showRawJSONAndSSEKeepEveryByte() throws {
+        try Fixture.prepare(path)
+        let raw = cli("show", "bin-3", "-o", "raw")
+        #expect(raw.status == 0)
+        #expect(raw.stdoutBytes == Fixture.binary.flatMap { $0 })
+
+        let lines = cli("show", "bin-3", "-o", "json").lines
+        #expect(lines.count == 5)
+        let first = try json(lines[0])
+        #expect(first["stream"] as? String == "bin-3")
+        #expect(first["index"] as? Int == 0)
+        #expect(first["base64"] as? String == "/wANCg==")
+        #expect(try json(lines[1])["text"] as? String == "")
+        #expect(lines[2].contains(#""text":"text\r\n""#))
+        #expect(try json(lines[3])["base64"] as? String == "4oI=")
+        let end = try json(lines[4])
+        #expect(end["event"] as? String == "end")
+        #expect(end["status"] as? String == "cancelled")
+        #expect(end["reason"] as? String == "user pressed stop")
+        #expect(end["chunks"] as? Int == 4)
+
+        var expected: [UInt8] = []
+        for (index, payload) in Fixture.binary.enumerated() {
+            SSEEncoder.chunk(index: index, payload: payload, into: &expected)
+        }
+        SSEEncoder.end(status: "cancelled", reason: "user pressed stop", into: &expected)
+        #expect(cli("show", "bin-3", "-o", "sse").stdoutBytes == expected)
+    }
+
+    @Test func showFollowReceivesChunksAppendedByAnotherProcessAndEndsAtTheTerminalRecord() throws {
+        // This test process is the writer; the CLI follows from another process.
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        let id = try writer.createStream(StreamID("live-1"))
+        try writer.append("a", to: id)
+
+        let json = CLIProcess(["--file", path, "show", "live-1", "-f", "-o", "json"], directory: directory.path)
+        let text = CLIProcess(["--file", path, "show", "live-1", "--follow"], directory: directory.path)
+        #expect(json.waitForOutput { $0.split(separator: "\n").count == 1 })
+        #expect(text.waitForOutput { $0 == "a" })
+        try writer.append("b", to: id)
+        #expect(json.waitForOutput { $0.split(separator: "\n").count == 2 })
+        try writer.append(Array("c\u{FF}".utf8), to: id)
+        try writer.complete(id)
+
+        #expect(json.waitForExit() == 0)
+        #expect(text.waitForExit() == 0)
+        let lines = String(decoding: json.stdoutBytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(try lines[0..<3].map { try self.json($0)["text"] as? String } == ["a", "b", "c\u{FF}"])
+        let end = try self.json(lines[3])
+        #expect(end["event"] as? String == "end")
+        #expect(end["status"] as? String == "completed")
+        #expect(end["chunks"] as? Int == 3)
+        #expect(String(decoding: text.stdoutBytes, as: UTF8.self) == "abc\u{FF}\n-- completed (3 chunks) --\n")
+    }
+
+    @Test func showFollowStopsOnCtrlCWithStatusZero() throws {
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        let id = try writer.createStream(StreamID("never-ends"))
+        try writer.append("x", to: id)
+        let process = CLIProcess(["--file", path, "show", "never-ends", "-f", "-o", "raw"], directory: directory.path)
+        #expect(process.waitForOutput { $0 == "x" })
+        process.signal(SIGINT)
+        #expect(process.waitForExit(timeout: 5) == 0)
+        #expect(process.stderr.isEmpty)
+    }
+
+    @Test func showUnknownStreamFailsWithOneSentence() throws {
+        try Fixture.prepare(path)
+        let result = cli("show", "nope")
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(
+            result.stderr == "journalctl-stream: no stream \"nope\" in this journal; create it first or check the id\n")
+        let beyond = cli("show", "chat-1", "--from", "9")
+        #expect(beyond.status == 1)
+        #expect(beyond.stderr.hasPrefix("journalctl-stream: stream \"chat-1\" has 3 chunks; index 9 is out of range"))
+    }
+
+    // MARK: follow
+
+    @Test func followPrintsStreamsChunksAndEndsLive() throws {
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        let before = try writer.createStream(StreamID("before"))
+        try writer.append("old", to: before)
+
+        let all = CLIProcess(["--file", path, "follow", "--beginning", "-o", "json"], directory: directory.path)
+        let text = CLIProcess(["--file", path, "follow", "--beginning"], directory: directory.path)
+        #expect(all.waitForOutput { $0.split(separator: "\n").count == 2 })
+        #expect(text.waitForOutput { $0.split(separator: "\n").count == 2 })
+        let live = try writer.createStream(StreamID("live"), metadata: ["model": "m"])
+        try writer.append("tok", to: live)
+        try writer.fail(live, reason: "boom")
+        #expect(all.waitForOutput { $0.split(separator: "\n").count == 5 })
+        #expect(text.waitForOutput { $0.split(separator: "\n").count == 5 })
+        all.signal(SIGINT)
+        text.signal(SIGINT)
+        #expect(all.waitForExit(timeout: 5) == 0)
+        #expect(text.waitForExit(timeout: 5) == 0)
+
+        let events = try String(decoding: all.stdoutBytes, as: UTF8.self).split(separator: "\n").map {
+            try json(String($0))
+        }
+        #expect(events.map { $0["event"] as? String } == ["open", nil, "open", nil, "end"])
+        #expect(events.map { $0["stream"] as? String } == ["before", "before", "live", "live", "live"])
+        #expect(events[2]["metadata"] as? [String: String] == ["model": "m"])
+        #expect(events[3]["text"] as? String == "tok")
+        #expect(events[4]["status"] as? String == "failed")
+        #expect(events[4]["reason"] as? String == "boom")
+
+        let lines = String(decoding: text.stdoutBytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        let time = #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /#
+        #expect(lines.allSatisfy { $0.prefixMatch(of: time) != nil }, "\(lines)")
+        #expect(lines[2].hasSuffix("Z open  live model=m"), "\(lines[2])")
+        #expect(lines[3].hasSuffix(#"Z chunk live #0 3 B "tok""#), "\(lines[3])")
+        #expect(lines[4].hasSuffix("Z end   live failed: boom"), "\(lines[4])")
+    }
+
+    // MARK: info
+
+    @Test func infoPrintsHeaderFieldsStreamsAndDiskUsage() throws {
+        try Fixture.prepare(path)
+        let result = cli("info")
+        #expect(result.status == 0)
+        let text = result.stdout
+        #expect(text.contains("File        \(path)\n"))
+        #expect(text.contains("Format      version 1 (this build reads up to 1)\n"))
+        #expect(text.contains(#/Journal ID  [0-9a-f]{32}\n/#))
+        #expect(text.contains(#/Writer      generation 1, last opened by process \d+\n/#))
+        #expect(text.contains(#/Snapshot    offset \d+, /#))
+        #expect(text.contains("Streams     4: 1 open, 1 completed, 1 failed, 1 cancelled, 0 interrupted\n"))
+        #expect(text.contains("Open        loaded the snapshot at "))
+
+        let usage = cli("info", "--disk-usage")
+        #expect(usage.stdout.contains("Disk usage\n"))
+        #expect(usage.stdout.contains(#/\n  live +\d+/#))
+
+        let info = try json(cli("info", "--disk-usage", "-o", "json").stdout)
+        let header = try #require(info["header"] as? [String: Any])
+        #expect(header["formatVersion"] as? Int == 1)
+        #expect(header["generation"] as? Int == 1)
+        #expect((header["journalID"] as? String)?.count == 32)
+        #expect((info["streamsByStatus"] as? [String: Int])?["cancelled"] == 1)
+        #expect((info["slots"] as? [Any])?.count == 2)
+        let disk = try #require(info["diskUsage"] as? [String: Any])
+        let fileSize = disk["fileSize"] as! Int
+        let parts = ["headerBytes", "liveBytes", "deadBytes", "freeBytes"].map { disk[$0] as! Int }
+        #expect(parts.reduce(0, +) == fileSize, "every byte is headers, live, dead or free")
+        #expect(disk["payloadBytes"] as? Int == 11 + 7 + 12 + 5)
+        #expect(disk["liveStreamRecords"] as? Int == 5 + 3 + 6 + 2)
+    }
+
+    // MARK: verify
+
+    @Test func verifyAcceptsAValidJournal() throws {
+        try Fixture.prepare(path)
+        let result = cli("verify")
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("ok: \(path) is valid: 17 records, 4 streams"))
+        let json = try json(cli("verify", "-o", "json").stdout)
+        #expect(json["clean"] as? Bool == true)
+    }
+
+    @Test func verifyReportsAFlippedBitWithItsOffsetAndExitsOne() throws {
+        try Fixture.prepare(path)
+        let offset = try recordOffset("chat-2", type: "chunk")
+        flipBit(at: offset + 40 + 2)  // inside the payload "partial"
+        let result = cli("verify")
+        #expect(result.status == 1)
+        let lines = result.lines
+        #expect(lines.first?.hasPrefix("offset \(offset): checksum mismatch") == true, "\(lines)")
+        #expect(
+            lines.contains {
+                $0.contains(#/^damaged: \d+ problems? in /#) && $0.hasSuffix("valid up to offset \(offset) (6 records)")
+            })
+
+        let json = try json(cli("verify", "-o", "json").stdout)
+        #expect(json["clean"] as? Bool == false)
+        let problems = try #require(json["problems"] as? [[String: Any]])
+        #expect(problems.first?["offset"] as? Int == Int(offset))
+
+        let dump = cli("dump")
+        #expect(dump.lines.contains { $0.contains(" \(offset)  chunk") && $0.contains("BAD") })
+        // Reading the damaged chunk fails with its offset and what to run; never a wrong chunk.
+        let show = cli("show", "chat-2")
+        #expect(show.status == 1)
+        #expect(show.stderr.hasPrefix("journalctl-stream: \(path) is damaged at byte offset \(offset): "))
+        #expect(show.stderr.hasSuffix("run `journalctl-stream verify` and `repair`\n"))
+    }
+
+    // MARK: repair
+
+    @Test func repairSalvagesValidRecordsKeepsTheDamagedFileAndReportsTheLoss() throws {
+        try Fixture.prepare(path)
+        let offset = try recordOffset("chat-1", type: "chunk", index: 1)
+        flipBit(at: offset + 40)
+
+        let dry = cli("repair", "--dry-run")
+        #expect(dry.status == 0)
+        #expect(dry.stdout.contains("damaged regions: 1"))
+        #expect(dry.stdout.contains("would keep: 4 streams, 7 chunks"))
+        #expect(dry.stdout.contains("dry run: nothing was written"))
+        #expect(cli("verify").status == 1, "a dry run changes nothing")
+
+        let result = cli("repair")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("kept: 4 streams, 7 chunks"))
+        #expect(result.stdout.contains("lost: at least 2 chunks"))
+        #expect(result.stdout.contains("chat-1: kept chunks 0..<1, lost 2, had ended completed"))
+        #expect(cli("verify").status == 0)
+
+        let entries = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        let kept = try #require(entries.first { $0.hasPrefix("journal.sj.damaged-") })
+        #expect(!entries.contains("journal.sj.repaired"))
+        #expect(try Journal.verify(path: directory.file(kept)).isClean == false)
+
+        let journal = try Journal.openReadOnly(path: path)
+        let chat1 = try journal.info(StreamID("chat-1"))
+        #expect(chat1.status == .interrupted)
+        #expect(chat1.chunkCount == 1)
+        #expect(
+            chat1.reason
+                == "repair: chunks 1-2 were lost in damaged bytes at offset \(offset); the stream had ended completed")
+        #expect(chat1.metadata == ["model": "small", "user": "ann"])
+        var cursor = try journal.chunks(of: StreamID("bin-3"))
+        #expect(try cursor.collect().map(\.bytes) == Fixture.binary)
+        #expect(try journal.info(StreamID("bin-3")).reason == "user pressed stop")
+        #expect(try journal.info(StreamID("open-4")).status == .open)
+
+        let clean = cli("repair")
+        #expect(clean.status == 0)
+        #expect(clean.stdout == "\(path) verifies clean; nothing to repair\n")
+    }
+
+    @Test func repairResynchronisesAfterAZeroedPageAndKeepsEachStreamsPrefix() throws {
+        var written: [String: [[UInt8]]] = [:]
+        do {
+            let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+            let ids = try (0..<5).map { try journal.createStream(StreamID("s\($0)")) }
+            for index in 0..<60 {
+                for (number, id) in ids.enumerated() {
+                    let payload = Array("s\(number)-\(index)-".utf8) + [UInt8](repeating: 0x2E, count: index % 13)
+                    try journal.append(payload, to: id)
+                    written[id.rawValue, default: []].append(payload)
+                }
+            }
+            for id in ids.dropLast() { try journal.complete(id) }
+            try journal.close()
+        }
+        // A page the disk lost: zeros in the middle of the log.
+        let fd = open(path, O_RDWR)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        #expect(pwrite(fd, zeros, zeros.count, 16384) == 4096)
+        close(fd)
+
+        let result = cli("repair", "-o", "json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try json(result.stdout)
+        #expect(report["needed"] as? Bool == true)
+        let regions = try #require(report["damagedRegions"] as? [[String: Any]])
+        #expect(!regions.isEmpty)
+        #expect(regions.allSatisfy { ($0["offset"] as! Int) >= 16384 - 128 && ($0["offset"] as! Int) < 16384 + 4096 })
+        #expect(report["streamsKept"] as? Int == 5)
+        let losses = try #require(report["streamLosses"] as? [[String: Any]])
+        #expect(losses.count == 5)
+        #expect(cli("verify").status == 0)
+
+        let journal = try Journal.openReadOnly(path: path)
+        for info in try journal.streams() {
+            var cursor = try journal.chunks(of: info.id)
+            let kept = try cursor.collect()
+            let original = try #require(written[info.id.rawValue])
+            // The same indices and bytes: a prefix of what was written, nothing shifted.
+            #expect(kept.map(\.index) == Array(0..<kept.count))
+            #expect(kept.map(\.bytes) == Array(original.prefix(kept.count)))
+            #expect(kept.count < original.count)
+            #expect(info.status == .interrupted)
+            #expect(info.reason?.hasPrefix("repair: chunk") == true, "\(info.reason ?? "")")
+        }
+    }
+
+    @Test func repairOfADamagedSnapshotLosesNothing() throws {
+        try Fixture.prepare(path)
+        let snapshot = try recordOffset("", type: "snapshot")
+        flipBit(at: snapshot + 48)
+        #expect(cli("verify").status == 1)
+        let report = try json(cli("repair", "-o", "json").stdout)
+        #expect(report["nothingLost"] as? Bool == true)
+        #expect((report["damagedRegions"] as? [[String: Any]])?.first?["isSnapshot"] as? Bool == true)
+        #expect(cli("verify").status == 0)
+        let journal = try Journal.openReadOnly(path: path)
+        #expect(try journal.streams().map(\.status) == [.completed, .failed, .cancelled, .open])
+    }
+
+    @Test func commandsThatNeedTheWriterLockRefuseWhileAWriterRuns() throws {
+        try Fixture.prepare(path)
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        let repair = cli("repair")
+        #expect(repair.status == 1)
+        #expect(
+            repair.stderr.hasPrefix("journalctl-stream: repair needs the writer lock, but process \(getpid()) holds it")
+        )
+        let input = directory.file("empty.jsonl")
+        _ = FileManager.default.createFile(atPath: input, contents: Data())
+        let importing = cli("import", input)
+        #expect(importing.status == 1)
+        #expect(importing.stderr.hasPrefix("journalctl-stream: import needs the writer lock"))
+        // The read-only commands work beside the writer.
+        for command in [["list"], ["show", "chat-1"], ["info", "--disk-usage"], ["verify"], ["dump"], ["export"]] {
+            let result = run(["--file", path] + command)
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+        }
+    }
+
+    // MARK: dump
+
+    @Test func dumpListsEveryRecordWithOffsetTypeStreamIndexLengthAndChecksum() throws {
+        try Fixture.prepare(path)
+        let result = cli("dump")
+        #expect(result.status == 0)
+        let lines = result.lines
+        #expect(lines[0].hasPrefix("    OFFSET  TYPE"))
+        let types = lines.dropFirst().map { $0.split(separator: " ")[1] }
+        #expect(
+            types == [
+                "open", "chunk", "chunk", "chunk", "completed", "open", "chunk", "failed", "open", "chunk", "chunk",
+                "chunk", "chunk", "cancelled", "open", "chunk", "snapshot", "end",
+            ])
+        #expect(lines[1].wholeMatch(of: #/      8192  open +chat-1 \(#1\) +0 +\d+ +1  ok/#) != nil, "\(lines[1])")
+        #expect(lines[2].contains(#/chunk +chat-1 \(#1\) +0 +3 +1  ok/#))
+
+        let second = try recordOffset("chat-1", type: "chunk", index: 1)
+        let from = cli("dump", "--offset", "\(second)", "-n", "2", "-o", "json")
+        #expect(from.lines.count == 2)
+        #expect(try json(from.lines[0])["offset"] as? Int == Int(second))
+        #expect(try json(from.lines[1])["stream"] as? String == "chat-1")
+        #expect(try json(from.lines[1])["checksum"] as? String == "ok")
+    }
+
+    // MARK: export and import
+
+    @Test func exportPipedIntoImportRebuildsStreamsByteForByte() throws {
+        try Fixture.prepare(path)
+        // Every byte value, invalid UTF-8, NUL, CR, a separator character, emoji.
+        do {
+            // keepOpen: reopening must not interrupt open-4, which the export carries as open.
+            let options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600)))
+            let journal = try Journal(path: path, options: options)
+            let id = try journal.createStream(StreamID("bytes-5"), metadata: ["k\"ey": "v\nal\u{2028}"])
+            try journal.append((0...255).map { UInt8($0) }, to: id)
+            try journal.append(Array("😀 \u{0} \r \\ \" \u{2028}".utf8), to: id)
+            try journal.append([0xC0, 0x80, 0xED, 0xA0, 0x80], to: id)
+            try journal.finish(id, status: .completed, reason: "a completion note")
+            try journal.close()
+        }
+        let copy = directory.file("copy.sj")
+        let binary = CLIProcess.executable
+        let pipeline = "'\(binary)' --file '\(path)' export | '\(binary)' --file '\(copy)' import"
+        let piped = CLIProcess(["-c", pipeline], executable: "/bin/sh", directory: directory.path)
+        #expect(piped.waitForExit() == 0, "\(piped.stderr)")
+        #expect(
+            String(decoding: piped.stdoutBytes, as: UTF8.self) == "imported 5 streams, 12 chunks (312 B) into \(copy)\n"
+        )
+
+        let original = try Journal.openReadOnly(path: path)
+        let imported = try Journal.openReadOnly(path: copy)
+        let before = try original.streams()
+        let after = try imported.streams()
+        #expect(after.map(\.id) == before.map(\.id))
+        for (old, new) in zip(before, after) {
+            #expect(new.status == old.status)
+            #expect(new.reason == old.reason)
+            #expect(new.metadata == old.metadata)
+            #expect(new.chunkCount == old.chunkCount)
+            var a = try original.chunks(of: old.id)
+            var b = try imported.chunks(of: new.id)
+            #expect(try a.collect().map(\.bytes) == b.collect().map(\.bytes), "\(old.id)")
+        }
+        // Exports agree apart from timestamps, which are not preserved.
+        let stamp = #/"timestamp":\d+/#
+        let first = cli("export").stdout.replacing(stamp, with: "")
+        let second = run(["--file", copy, "export"]).stdout.replacing(stamp, with: "")
+        #expect(first == second)
+        #expect(first.split(separator: "\n").count == 5 + 12 + 4)
+
+        // Importing again changes nothing.
+        let export = directory.file("export.jsonl")
+        _ = FileManager.default.createFile(atPath: export, contents: Data(cli("export").stdoutBytes))
+        let again = run(["--file", copy, "import", "-o", "json"], stdin: export)
+        #expect(again.status == 0)
+        let summary = try json(again.stdout)
+        #expect(summary["recordsApplied"] as? Int == 0)
+        #expect(summary["recordsAlreadyPresent"] as? Int == 21)
+        #expect(try imported.info(StreamID("open-4")).status == .open)
+    }
+
+    @Test func importRejectsALineThatContradictsTheJournal() throws {
+        let input = directory.file("bad.jsonl")
+        let lines = [
+            #"{"event":"open","stream":"s","metadata":{}}"#,
+            #"{"stream":"s","index":0,"text":"a"}"#,
+            #"{"stream":"s","index":2,"text":"c"}"#,
+        ]
+        _ = FileManager.default.createFile(atPath: input, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        let result = cli("import", input)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("journalctl-stream: line 3: cannot append chunk 2 to stream \"s\""))
+        #expect(try Journal.openReadOnly(path: path).info(StreamID("s")).chunkCount == 1)
+
+        _ = FileManager.default.createFile(atPath: input, contents: Data("{\"stream\":\n".utf8))
+        let broken = cli("import", input)
+        #expect(broken.status == 1)
+        #expect(broken.stderr.hasPrefix("journalctl-stream: line 1 of \(input): "))
+    }
+
+    // MARK: usage, help, environment
+
+    @Test(arguments: [
+        ["frobnicate"], ["list", "--nope"], ["show"], ["show", "a", "b"], ["show", "a", "-o", "xml"],
+        ["show", "a", "--from"], ["show", "a", "--from", "x"], ["dump", "--offset", "12"],
+        ["list", "--status", "weird"],
+        ["list", "--since", "someday"], ["list", "--sort", "size"], ["verify", "--follow"], [], ["--file"],
+        ["list", "-r=1"],
+    ])
+    func usageErrorsExit64WithAUsageLine(arguments: [String]) throws {
+        try Fixture.prepare(path)
+        let result = run(["--file", path] + arguments)
+        #expect(result.status == 64, "\(arguments)")
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.first?.hasPrefix("journalctl-stream: ") == true)
+        #expect(lines.dropFirst().first?.hasPrefix("usage: journalctl-stream ") == true)
+        #expect(lines.last?.hasPrefix("Run 'journalctl-stream") == true)
+        if let command = arguments.first, command != "frobnicate", command != "--file" {
+            #expect(lines[1].hasPrefix("usage: journalctl-stream \(command)"), "\(lines[1])")
+        }
+    }
+
+    @Test func helpAndVersion() throws {
+        let help = run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.hasPrefix("journalctl-stream: "))
+        for command in ["list", "show", "follow", "info", "verify", "repair", "dump", "export", "import"] {
+            #expect(help.stdout.contains("\n  \(command) "), "\(command) is listed")
+            let own = run([command, "--help"])
+            #expect(own.status == 0)
+            #expect(own.stdout.hasPrefix("usage: journalctl-stream \(command)"))
+            #expect(own.stdout.contains("--file PATH"))
+            #expect(run(["-h", command]).stdout == own.stdout)
+        }
+        #expect(!help.stdout.contains("compact"))
+        let version = run(["--version"])
+        #expect(version.status == 0)
+        #expect(
+            version.stdout.wholeMatch(of: #/journalctl-stream \d+\.\d+\.\d+ \(StreamJournal file format 1\)\n/#) != nil)
+    }
+
+    @Test func theJournalComesFromFileThenJournalFileThenTheDefault() throws {
+        try Fixture.prepare(path)
+        let fromEnvironment = run(["list", "-o", "json"], environment: ["JOURNAL_FILE": path])
+        #expect(fromEnvironment.lines.count == 4)
+        let missing = directory.file("missing.sj")
+        let flagWins = run(["--file", missing, "list"], environment: ["JOURNAL_FILE": path])
+        #expect(flagWins.status == 1)
+        #expect(
+            flagWins.stderr == "journalctl-stream: no journal at \(missing); pass --file PATH or set JOURNAL_FILE\n")
+        // The default is ./journal.sj in the working directory, which the fixture is in.
+        let command = "cd '\(directory.path)' && exec '\(CLIProcess.executable)' list -o json"
+        let byDefault = CLIProcess(["-c", command], executable: "/bin/sh", directory: directory.path)
+        #expect(byDefault.waitForExit() == 0)
+        #expect(String(decoding: byDefault.stdoutBytes, as: UTF8.self).split(separator: "\n").count == 4)
+    }
+
+    @Test func colorsOnlyOnATerminalAndNeverWithNoColor() throws {
+        try Fixture.prepare(path)
+        // Output here goes to files: never a terminal, so never an escape sequence, even
+        // with NO_COLOR unset.
+        let result = run(["--file", path, "list"], environment: ["NO_COLOR": ""])
+        #expect(!result.stdout.contains("\u{1B}["))
+        #expect(!cli("verify").stdout.contains("\u{1B}["))
+    }
+}

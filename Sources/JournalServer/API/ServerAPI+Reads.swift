@@ -1,0 +1,139 @@
+import Journal
+
+/// The read endpoints, answered on the event loop: each costs the journal lock briefly and
+/// reads from the mapping, never waits for the disk.
+extension ServerAPI {
+    /// `GET /streams/{id}`.
+    func info(_ id: StreamID) -> HTTPResponse {
+        do {
+            return .json(200, try journal.info(id).json)
+        } catch {
+            return error.response
+        }
+    }
+
+    /// `GET /streams?status=open&limit=N`: `{"streams": [...], "truncated": bool}` in creation
+    /// order, at most `limit` (default and maximum 10000).
+    func listStreams(_ target: RequestTarget) -> HTTPResponse {
+        var status: StreamStatus?
+        if let text = target.queryValue("status") {
+            guard let parsed = StreamStatus(rawValue: text) else {
+                return .error(
+                    400, code: "invalid_status",
+                    message: "status must be one of \(StreamStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = parsed
+        }
+        let limit: Int
+        switch Self.integerParameter("limit", in: target) {
+        case .success(let value): limit = min(value ?? 10_000, 10_000)
+        case .failure(let problem): return problem.response
+        }
+        do {
+            let streams = try journal.streams(status: status)
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("streams")
+            json.beginArray()
+            for info in streams.prefix(limit) { info.write(to: &json) }
+            json.endArray()
+            json.key("truncated")
+            json.bool(streams.count > limit)
+            json.endObject()
+            return .json(200, json.bytes)
+        } catch {
+            return error.response
+        }
+    }
+
+    /// `GET /streams/{id}/chunks?from=K&limit=N`: a catch-up read. Chunks that are UTF-8 text
+    /// come as `"text"`, others as `"base64"`; `next` is where the following read starts. At
+    /// most `limit` chunks (default 100, at most `--max-read-chunks`) and about
+    /// `maxReadBytes` of payload (always at least one chunk).
+    func readChunks(_ id: StreamID, target: RequestTarget) -> HTTPResponse {
+        let from: Int
+        let limit: Int
+        switch (Self.integerParameter("from", in: target), Self.integerParameter("limit", in: target)) {
+        case (.success(let start), .success(let count)):
+            from = start ?? 0
+            limit = max(1, min(count ?? 100, configuration.maxReadChunks))
+        case (.failure(let problem), _), (_, .failure(let problem)):
+            return problem.response
+        }
+        do {
+            let info = try journal.info(id)
+            var cursor = try journal.chunks(of: id, from: from)
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("id")
+            json.string(id.rawValue)
+            json.key("status")
+            json.string(info.status.rawValue)
+            json.key("chunkCount")
+            json.int(max(info.chunkCount, cursor.endIndex))
+            json.key("from")
+            json.int(from)
+            json.key("chunks")
+            json.beginArray()
+            var next = from
+            var bytes = 0
+            while next - from < limit, bytes < configuration.maxReadBytes || next == from, let chunk = try cursor.next()
+            {
+                json.beginObject()
+                json.key("index")
+                json.int(chunk.index)
+                json.key("timestamp")
+                json.int(Int(chunk.timestamp))
+                chunk.withUnsafeBytes { payload in
+                    if String(validating: payload, as: UTF8.self) != nil {
+                        json.key("text")
+                        json.string(utf8: payload)
+                    } else {
+                        json.key("base64")
+                        json.base64(payload)
+                    }
+                }
+                json.endObject()
+                next = chunk.index + 1
+                bytes += chunk.count
+            }
+            json.endArray()
+            json.key("next")
+            json.int(next)
+            json.endObject()
+            return .json(200, json.bytes)
+        } catch {
+            return error.response
+        }
+    }
+
+    /// `GET /streams/{id}/events`: decides where the event stream starts. The
+    /// `Last-Event-ID` header wins (a browser's reconnect sends it while the URL keeps its
+    /// first query), then `?lastEventId=K`, then `?from=K` (first index wanted). A client that
+    /// already has the last chunk of an ended stream gets 204 so its EventSource stops.
+    func subscribe(_ id: StreamID, request: HTTPRequest, target: RequestTarget) -> APIOutcome {
+        let info: StreamInfo
+        do {
+            info = try journal.info(id)
+        } catch {
+            return .respond(error.response)
+        }
+        var lastEventID = request.header("last-event-id") ?? target.queryValue("lastEventId")
+        if lastEventID == nil {
+            switch Self.integerParameter("from", in: target) {
+            case .success(let from):
+                if let from, from > 0 { lastEventID = String(from - 1) }
+            case .failure(let problem):
+                return .respond(problem.response)
+            }
+        }
+        switch SSEResumePoint.decide(lastEventID: lastEventID, info: info) {
+        case .from(let start):
+            return .subscribe(SubscriptionPlan(stream: id, start: start, reset: nil))
+        case .reset(let earliest, let reason):
+            return .subscribe(SubscriptionPlan(stream: id, start: earliest, reset: (earliest, reason)))
+        case .alreadyEnded:
+            return .respond(HTTPResponse(status: 204))
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Journal
+import Testing
+
+@testable import JournalServer
+
+/// Flags, environment variables, defaults and the safety rules of the command line.
+@Suite struct ConfigurationTests {
+    func parse(_ arguments: [String], _ environment: [String: String] = [:]) throws -> ServerConfiguration {
+        guard
+            case .run(let configuration) = try ServerConfiguration.parse(arguments: arguments, environment: environment)
+        else {
+            Issue.record("expected a configuration")
+            return ServerConfiguration()
+        }
+        return configuration
+    }
+
+    @Test func defaultsServeJournalSjOnLoopback8080Durably() throws {
+        let configuration = try parse([])
+        #expect(configuration.file == "journal.sj")
+        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.port == 8080)
+        #expect(configuration.durability == .everyAcknowledgement)
+        #expect(configuration.journalOptions.openStreams == .keepOpen(staleAfter: .seconds(300)))
+        #expect(configuration.heartbeat == .seconds(15))
+    }
+
+    @Test func flagsAndEnvironmentVariablesAreParsedAndFlagsWin() throws {
+        let configuration = try parse(
+            ["--port=0", "--stale-after", "300ms", "--durability", "interval:50ms", "--max-body-bytes", "64KiB"],
+            ["JOURNAL_SERVER_PORT": "9999", "JOURNAL_SERVER_TOKEN": "secret", "JOURNAL_SERVER_ON_RESTART": "interrupt"])
+        #expect(configuration.port == 0)
+        #expect(configuration.token == "secret")
+        #expect(configuration.staleAfter == .milliseconds(300))
+        #expect(configuration.durability == .interval(.milliseconds(50)))
+        #expect(configuration.limits.maxBodyBytes == 64 * 1024)
+        #expect(configuration.journalOptions.openStreams == .interrupt)
+        #expect(try parse(["--retention", "off"]).journalOptions.retention == .keepEverything)
+        let week = try parse(["--retention", "7d"]).journalOptions.retention
+        #expect(week.completedMaxAge == .seconds(7 * 86_400) && week.unsuccessfulMaxAge == .seconds(7 * 86_400))
+        #expect(try parse([]).journalOptions.retention == RetentionPolicy())
+    }
+
+    @Test func helpIsACommand() throws {
+        #expect(try ServerConfiguration.parse(arguments: ["--help"], environment: [:]) == .help)
+        #expect(ServerConfiguration.usage.contains("--stale-after"))
+        #expect(ServerConfiguration.usage.contains("JOURNAL_SERVER_STALE_AFTER"))
+    }
+
+    @Test(arguments: [
+        ["--port", "70000"], ["--stale-after", "soon"], ["--durability", "sometimes"], ["--on-restart", "maybe"],
+        ["--bogus"], ["--port"], ["--max-header-count", "0"], ["--host", "example.com"],
+    ])
+    func badArgumentsAreUsageErrors(_ arguments: [String]) {
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.parse(arguments: arguments, environment: [:])
+        }
+    }
+
+    @Test func nonLoopbackNeedsATokenOrInsecure() throws {
+        #expect(throws: ConfigurationError.self) { try parse(["--host", "0.0.0.0"]) }
+        #expect(try parse(["--host", "0.0.0.0", "--token", "t"]).host == "0.0.0.0")
+        #expect(try parse(["--host", "0.0.0.0", "--insecure"]).insecure)
+        #expect(try parse(["--host", "::1"]).host == "::1")
+    }
+
+    @Test func durationsAndSizes() {
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("30s") == .seconds(30))
+        #expect(DurationText.parse("5m") == .seconds(300))
+        #expect(DurationText.parse("2h") == .seconds(7200))
+        #expect(DurationText.parse("15") == .seconds(15))
+        #expect(DurationText.parse("-1s") == nil)
+        #expect(DurationText.parse("1.5s") == nil)
+        #expect(DurationText.parse("") == nil)
+        #expect(DurationText.format(.seconds(300)) == "5m")
+        #expect(DurationText.format(.milliseconds(300)) == "300ms")
+        #expect(DurationText.parseBytes("64KiB") == 65536)
+        #expect(DurationText.parseBytes("1M") == 1 << 20)
+        #expect(DurationText.parseBytes("12x") == nil)
+    }
+}

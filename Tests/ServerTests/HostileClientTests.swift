@@ -1,0 +1,164 @@
+import Glibc
+import Journal
+import Testing
+
+@testable import JournalServer
+
+/// Limits and hostile input over real sockets: each case gets its 4xx (or is cut off) and
+/// the server keeps serving everyone else.
+@Suite struct HostileClientTests {
+    /// Small limits so they are cheap to hit.
+    static let limits = [
+        "--max-header-bytes", "2048", "--max-header-count", "20", "--max-uri-bytes", "512", "--max-body-bytes", "4096",
+        "--max-chunk-bytes", "1024",
+    ]
+
+    @Test(arguments: [
+        ("GARBAGE\r\n\r\n", 400),
+        ("GET / HTTP/1.1\nHost: h\n\n", 400),
+        ("GET /healthz HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", 400),
+        ("GET /healthz HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", 400),
+        ("GET /healthz HTTP/1.1\r\n\r\n", 400),
+        ("GET /healthz HTTP/3.0\r\nHost: h\r\n\r\n", 505),
+        ("GET /" + String(repeating: "u", count: 600) + " HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+        ("GET /healthz HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "h", count: 2100) + "\r\n\r\n", 431),
+        ("GET /healthz HTTP/1.1\r\nHost: h\r\n" + String(repeating: "X-A: b\r\n", count: 21) + "\r\n", 431),
+        ("POST /streams/a/chunks HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n", 413),
+        ("POST /streams/a/chunks HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST /streams/a/chunks HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", 400),
+        ("POST /streams/a/chunks HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", 400),
+        ("POST /streams/a/chunks HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcde\r\n", 400),
+        ("BREW /streams/a HTTP/1.1\r\nHost: h\r\n\r\n", 405),
+        ("GET /streams/%FF%FE HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET /streams/a..b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET /streams/%2E%2E/events HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET /streams/%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("POST /streams/a/fail HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n{\"a\":", 400),
+    ])
+    func hostileRequestGetsA4xxAndTheServerKeepsServing(_ input: (String, Int)) throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), Self.limits)
+        let attacker = TestHTTPClient(port: server.port)
+        attacker.send(input.0)
+        let response = try #require(attacker.readResponse(), "no response to \(input.0.prefix(60).debugDescription)")
+        #expect(response.status == input.1, "\(input.0.prefix(60).debugDescription)")
+        #expect(response.field("code") != nil, "errors are JSON with a code")
+        #expect(TestHTTPClient(port: server.port).request("GET", "/healthz")?.status == 200)
+    }
+
+    @Test func aChunkOverTheChunkLimitIs413() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), Self.limits)
+        let client = TestHTTPClient(port: server.port)
+        _ = client.request("PUT", "/streams/big")
+        let response = try #require(
+            client.request("POST", "/streams/big/chunks", body: [UInt8](repeating: 65, count: 2000)))
+        #expect(response.status == 413)
+        #expect(response.field("code") == "chunk_too_large")
+        #expect(client.request("GET", "/healthz")?.status == 200, "the connection is still usable")
+    }
+
+    @Test func keepAlivePipeliningAndChunkedBodies() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), Self.limits)
+        let client = TestHTTPClient(port: server.port)
+        _ = client.request("PUT", "/streams/pipe")
+        var pipelined = ""
+        for index in 0..<10 {
+            pipelined +=
+                "POST /streams/pipe/chunks?index=\(index) HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nc\(index)"
+        }
+        pipelined += "POST /streams/pipe/chunks HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        pipelined += "2\r\nch\r\n5;ext=1\r\nunked\r\n0\r\n\r\n"
+        pipelined += "GET /streams/pipe HTTP/1.1\r\nHost: h\r\n\r\n"
+        client.send(pipelined)
+        for index in 0..<10 { #expect(client.readResponse()?.field("index") == String(index)) }
+        #expect(client.readResponse()?.field("index") == "10")
+        #expect(client.readResponse()?.field("chunkCount") == "11")
+        let read = try #require(client.request("GET", "/streams/pipe/chunks?from=10"))
+        #expect(read.json?.objectValue?["chunks"]?.arrayValue?.first?.objectValue?["text"]?.stringValue == "chunked")
+        // Expect: 100-continue gets its interim response before the body is sent.
+        client.send(
+            "POST /streams/pipe/chunks HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        let interim = client.receive { String(decoding: $0, as: UTF8.self).contains("100 Continue\r\n\r\n") }
+        #expect(String(decoding: interim, as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue"))
+        client.send("body")
+        #expect(client.readResponse()?.status == 201)
+    }
+
+    @Test func connectionsOverTheLimitGetA503() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), ["--max-connections", "3"])
+        let held = (0..<3).map { _ in TestHTTPClient(port: server.port) }
+        for client in held { #expect(client.request("GET", "/healthz")?.status == 200) }
+        let extra = TestHTTPClient(port: server.port)
+        let refused = try #require(extra.readResponse())
+        #expect(refused.status == 503)
+        #expect(refused.field("code") == "too_many_connections")
+        #expect(extra.waitForClose())
+        // A freed slot is usable again.
+        _ = held[0].request("GET", "/healthz", headers: [("Connection", "close")])
+        #expect(held[0].waitForClose())
+        #expect(eventually { TestHTTPClient(port: server.port).request("GET", "/healthz")?.status == 200 })
+    }
+
+    @Test func aSlowlorisClientIsCutOffAfterTheHeaderTimeout() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(
+            file: directory.file("j.sj"), ["--header-timeout", "300ms", "--idle-timeout", "400ms"])
+        let slow = TestHTTPClient(port: server.port)
+        slow.send("GET /healthz HTTP/1.1\r\nHost: h\r\n")
+        var dripping = true
+        // Keep dripping header bytes; the server must answer 408 and close regardless.
+        let started = Deadline(seconds: 5)
+        while dripping && !started.passed {
+            dripping = slow.send("X-Drip: 1\r\n")
+            var poller = pollfd(fd: slow.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 50) > 0 { break }
+        }
+        let response = try #require(slow.readResponse())
+        #expect(response.status == 408)
+        #expect(slow.waitForClose())
+        // An idle keep-alive connection is closed after the idle timeout.
+        let idle = TestHTTPClient(port: server.port)
+        #expect(idle.request("GET", "/healthz")?.status == 200)
+        #expect(idle.waitForClose())
+        #expect(TestHTTPClient(port: server.port).request("GET", "/healthz")?.status == 200)
+    }
+
+    @Test func aStalledSubscriberLagsInTheFileWithoutGrowingServerBuffers() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), ["--output-buffer", "16KiB", "--durability", "none"])
+        let client = TestHTTPClient(port: server.port)
+        _ = client.request("PUT", "/streams/flood")
+        let stalled = TestHTTPClient(port: server.port)
+        #expect(stalled.openEvents("/streams/flood/events")?.status == 200)
+        let payload = String(repeating: "z", count: 1000)
+        // About 8 MB: more than the kernel's socket buffers on both sides hold.
+        for index in 0..<160 {
+            let batch = "{\"chunks\":[" + (0..<50).map { "\"\(index)-\($0)-\(payload)\"" }.joined(separator: ",") + "]}"
+            #expect(client.request("POST", "/streams/flood/batch", text: batch)?.status == 201)
+        }
+        let metrics = try #require(client.request("GET", "/metrics")).text
+        func value(_ name: String) -> Int {
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            return Int(line?.split(separator: " ").last ?? "") ?? -1
+        }
+        let buffered = value("journal_server_output_buffered_bytes")
+        #expect(buffered >= 0 && buffered <= 16 * 1024 + 2048, "buffered \(buffered)")
+        // The reader lags in the file: far fewer events were sent than appended.
+        #expect(value("journal_server_sse_events_total") < 160 * 50)
+        // The reader catches up from the journal once it reads again, in order and complete.
+        var received = 0
+        var lastID = -1
+        while received < 160 * 50 {
+            let events = stalled.nextEvents(1)
+            guard let event = events.first, let id = Int(event.id ?? "") else { break }
+            #expect(id == lastID + 1)
+            lastID = id
+            received += 1
+        }
+        #expect(received == 160 * 50)
+        #expect(client.request("GET", "/healthz")?.status == 200)
+    }
+}

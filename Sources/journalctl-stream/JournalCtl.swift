@@ -72,7 +72,7 @@ enum JournalCtl {
 
     static let commands: [any Command.Type] = [
         ListCommand.self, ShowCommand.self, FollowCommand.self, InfoCommand.self, VerifyCommand.self,
-        RepairCommand.self, DumpCommand.self, ExportCommand.self, ImportCommand.self,
+        RepairCommand.self, CompactCommand.self, DumpCommand.self, ExportCommand.self, ImportCommand.self,
     ]
 
     static let defaultPath = "./journal.sj"
@@ -164,7 +164,7 @@ enum JournalCtl {
             "  \($0.name)" + String(repeating: " ", count: width - $0.name.count + 2) + $0.summary
         }
         return """
-            journalctl-stream: inspect, follow, verify, repair, export and import StreamJournal files.
+            journalctl-stream: inspect, follow, verify, repair, compact, export and import StreamJournal files.
 
             usage: journalctl-stream [--file PATH] COMMAND [options]
 
@@ -175,9 +175,9 @@ enum JournalCtl {
             \(optionLines(GlobalOptions.all))
 
             The journal is --file PATH, else $JOURNAL_FILE, else ./journal.sj. Every command except
-            repair and import opens it read-only and takes no lock, so it works beside a running writer
-            such as journal-server; repair and import need the writer lock and say so when another
-            process holds it. Exit status: 0 success, 1 failure (or problems found by verify), 64 usage
+            repair, compact and import opens it read-only and takes no lock, so it works beside a
+            running writer such as journal-server; repair, compact and import need the writer lock and
+            say so when another process holds it. Exit status: 0 success, 1 failure (or problems found by verify), 64 usage
             error. Colours are used only on a terminal, and never when NO_COLOR is set.
 
             Run 'journalctl-stream COMMAND --help' for a command's options.

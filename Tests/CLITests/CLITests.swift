@@ -458,6 +458,77 @@ enum Fixture {
         }
     }
 
+    // MARK: compact
+
+    @Test func compactDropsDeletedAndOldFinishedStreamsAndDryRunChangesNothing() throws {
+        try Fixture.prepare(path)
+        usleep(2_500_000)  // chat-2 and bin-3 finished over 2 s ago; fresh-5 finishes now.
+        do {
+            let options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600)))
+            let journal = try Journal(path: path, options: options)
+            let fresh = try journal.createStream(StreamID("fresh-5"))
+            try journal.append("new", to: fresh)
+            try journal.complete(fresh)
+            try journal.deleteStream(StreamID("chat-1"))
+            try journal.close()
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let entries = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+
+        let dry = cli("compact", "--older-than", "2s", "--dry-run")
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.hasPrefix("dry run: nothing was compacted"))
+        #expect(dry.stdout.contains("would drop       2: chat-2, bin-3\n"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("deleted streams  "))
+        let dryJSON = try json(cli("compact", "--older-than=2s", "--dry-run", "-o", "json").stdout)
+        #expect(dryJSON["dryRun"] as? Bool == true)
+        #expect(dryJSON["streamsDropped"] as? [String] == ["chat-2", "bin-3"])
+        // The library counts deletions made since the journal was opened, so not chat-1 here.
+        #expect(dryJSON["deletedStreamsReclaimed"] as? Int != nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "a dry run leaves the file as it was")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == entries)
+
+        let result = cli("compact", "--older-than", "2s", "-o", "json")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "no progress bar when standard error is not a terminal")
+        let report = try json(result.stdout)
+        #expect(report["dryRun"] as? Bool == false)
+        #expect(report["streamsDropped"] as? [String] == ["chat-2", "bin-3"])
+        #expect(report["deletedStreamsReclaimed"] as? Int != nil)
+        #expect(report["streamsKept"] as? Int == 2)
+        #expect((report["logBytesAfter"] as! Int) < (report["logBytesBefore"] as! Int))
+        #expect(report["durationMs"] as? Int != nil)
+        #expect(report["pauseMs"] as? Int != nil)
+
+        let ids = try cli("list", "-o", "json").lines.map { try json($0)["id"] as? String }
+        #expect(ids == ["open-4", "fresh-5"])
+        #expect(cli("show", "open-4").stdout == "still\n-- open (1 chunk so far; -f follows it) --\n")
+        #expect(cli("verify").status == 0)
+        // The deleted stream's records are gone from the file.
+        let streams = try cli("dump", "-o", "json").lines.map { try json($0)["stream"] as? String }
+        #expect(!streams.contains("chat-1") && !streams.contains("chat-2") && streams.contains("fresh-5"))
+
+        let again = cli("compact")
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("streams dropped  0\n"), "\(again.stdout)")
+        #expect(again.stdout.contains("compacted: \(path)"))
+    }
+
+    @Test func compactRefusesWhileAnotherWriterHoldsTheLock() throws {
+        try Fixture.prepare(path)
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        for arguments in [["compact"], ["compact", "--dry-run"]] {
+            let result = run(["--file", path] + arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stdout.isEmpty)
+            #expect(
+                result.stderr
+                    == "journalctl-stream: compaction needs the writer lock, but process \(getpid()) holds it on "
+                    + "\(path); the running writer (e.g. journal-server) compacts the journal automatically\n")
+        }
+    }
+
     // MARK: dump
 
     @Test func dumpListsEveryRecordWithOffsetTypeStreamIndexLengthAndChecksum() throws {
@@ -566,7 +637,8 @@ enum Fixture {
         ["show", "a", "--from"], ["show", "a", "--from", "x"], ["dump", "--offset", "12"],
         ["list", "--status", "weird"],
         ["list", "--since", "someday"], ["list", "--sort", "size"], ["verify", "--follow"], [], ["--file"],
-        ["list", "-r=1"],
+        ["list", "-r=1"], ["compact", "--older-than", "soon"], ["compact", "--older-than", "5x"],
+        ["compact", "--max-size", "lots"], ["compact", "extra"],
     ])
     func usageErrorsExit64WithAUsageLine(arguments: [String]) throws {
         try Fixture.prepare(path)
@@ -587,7 +659,7 @@ enum Fixture {
         let help = run(["--help"])
         #expect(help.status == 0)
         #expect(help.stdout.hasPrefix("journalctl-stream: "))
-        for command in ["list", "show", "follow", "info", "verify", "repair", "dump", "export", "import"] {
+        for command in ["list", "show", "follow", "info", "verify", "repair", "compact", "dump", "export", "import"] {
             #expect(help.stdout.contains("\n  \(command) "), "\(command) is listed")
             let own = run([command, "--help"])
             #expect(own.status == 0)
@@ -595,7 +667,6 @@ enum Fixture {
             #expect(own.stdout.contains("--file PATH"))
             #expect(run(["-h", command]).stdout == own.stdout)
         }
-        #expect(!help.stdout.contains("compact"))
         let version = run(["--version"])
         #expect(version.status == 0)
         #expect(

@@ -1,0 +1,284 @@
+import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `compact`: rewrite the journal without dead records and streams the retention drops.
+enum CompactCommand: Command {
+    static let name = "compact"
+    static let summary = "Rewrite the journal without deleted streams and expired ones (needs the writer lock)."
+    static let usage = "compact [--older-than DUR] [--max-size SIZE] [--dry-run] [-o text|json]"
+    static let details = """
+        Copies the live records into a new file and swaps it in: records of deleted streams and
+        superseded snapshots are dropped, and so are finished streams the retention options
+        select. Stream ids and chunk indices never change. Open streams are always kept, and are
+        left open for their producers (nothing is interrupted).
+
+        Without options only deleted streams and dead snapshots are reclaimed. --older-than DUR
+        (30s, 5m, 2h, 7d, 1w) drops every stream that finished longer ago than DUR, whatever its
+        status; --max-size SIZE (bytes, or with K/KiB, M/MiB, G/GiB, T/TiB; KB, MB, GB, TB are
+        powers of 1000) drops the oldest finished streams until the records fit in SIZE.
+
+        Needs the writer lock: a running writer (journal-server) compacts by itself. With
+        --dry-run nothing is written and the journal file stays byte for byte as it was (the
+        report is computed on a temporary copy); the report says what would go.
+
+        """
+
+    static let olderThan = OptionSpec(
+        names: ["--older-than"], value: "DUR", help: "drop streams that finished longer ago (30s, 5m, 2h, 7d)")
+    static let maxSize = OptionSpec(
+        names: ["--max-size"], value: "SIZE", help: "drop the oldest finished streams above this size (512MiB)")
+    static let dryRun = OptionSpec(
+        names: ["--dry-run"], value: nil, help: "report what would be dropped; change nothing")
+    static let options = [olderThan, maxSize, dryRun]
+    static let formats = ["text", "json"]
+
+    @MainActor static func run(_ context: Context) async throws -> Int32 {
+        _ = try context.operands([])
+        var policy = RetentionPolicy.keepEverything
+        if let text = context.arguments.value(olderThan) {
+            guard let seconds = parseDuration(text) else {
+                throw UsageError(
+                    message: "--older-than needs a duration such as 30s, 5m, 2h or 7d, not '\(text)'", command: self)
+            }
+            policy.completedMaxAge = .seconds(seconds)
+            policy.unsuccessfulMaxAge = .seconds(seconds)
+        }
+        if let text = context.arguments.value(maxSize) {
+            guard let bytes = parseSize(text) else {
+                throw UsageError(
+                    message: "--max-size needs a size such as 1048576, 512MiB or 1GiB, not '\(text)'", command: self)
+            }
+            policy.maxTotalBytes = bytes
+        }
+        let dry = context.arguments.has(dryRun)
+        let progress = isatty(2) != 0 ? ProgressBar() : nil
+        let report =
+            dry
+            ? try dryRunReport(context.path, policy: policy)
+            : try compact(context.path, policy: policy, progress: progress)
+        progress?.clear()
+        if context.json {
+            context.console.line(json(context.path, report).text)
+        } else {
+            text(context, report)
+        }
+        return 0
+    }
+
+    /// The options every open uses: never interrupt other producers' open streams, never
+    /// compact by itself.
+    private static var journalOptions: JournalOptions {
+        var options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(365 * 86_400)))
+        options.autoCompaction = nil
+        return options
+    }
+
+    private static func lockedFailure(_ path: String, _ pid: Int32?) -> Failure {
+        let holder = pid.map { "process \($0)" } ?? "another process"
+        return Failure(
+            message:
+                "compaction needs the writer lock, but \(holder) holds it on \(path); "
+                + "the running writer (e.g. journal-server) compacts the journal automatically")
+    }
+
+    private static func compact(_ path: String, policy: RetentionPolicy, progress: ProgressBar?) throws
+        -> CompactionReport
+    {
+        let opened = Result { () throws(JournalError) in
+            try Journal(path: path, options: journalOptions.withoutCreating)
+        }
+        if case .failure(.locked(_, let pid)) = opened { throw lockedFailure(path, pid) }
+        let journal = try opened.get()
+        do {
+            let report = try journal.compact(policy: policy, dryRun: false, progress: progress.map { $0.callback })
+            try journal.close()
+            return report
+        } catch {
+            try? journal.close()
+            throw error
+        }
+    }
+
+    /// A writable open changes the header, so a dry run holds the writer lock on the file
+    /// (flock, as a writer would) and asks the library about a temporary copy.
+    private static func dryRunReport(_ path: String, policy: RetentionPolicy) throws -> CompactionReport {
+        let source = open(path, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else {
+            if errno == ENOENT { throw Failure(message: "no journal at \(path); pass --file PATH or set JOURNAL_FILE") }
+            throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(source) }
+        if flock(source, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK else {
+                throw Failure(message: "cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
+            let pid = (try? Journal.fileInfo(path: path))?.current.map { Int32($0.writerPID) }
+            throw lockedFailure(path, pid)
+        }
+        defer { flock(source, LOCK_UN) }
+        let copy = "\(path).dry-run-\(getpid())"
+        defer { unlink(copy) }
+        try copyFile(source, to: copy)
+        let journal = try Journal(path: copy, options: journalOptions.withoutCreating)
+        defer { try? journal.close() }
+        var report = try journal.compact(policy: policy, dryRun: true)
+        // Sizes of the real file, not of the copy (which the open may have trimmed).
+        var status = stat()
+        if fstat(source, &status) == 0 { report.fileBytesBefore = UInt64(status.st_size) }
+        return report
+    }
+
+    private static func copyFile(_ source: Int32, to path: String) throws {
+        let target = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard target >= 0 else { throw Failure(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(target) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, $0.count, offset) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw Failure(message: "cannot read the journal: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return }
+            var done = 0
+            while done < count {
+                let written = buffer.withUnsafeBytes {
+                    pwrite(target, $0.baseAddress! + done, count - done, offset + off_t(done))
+                }
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else {
+                    throw Failure(message: "cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                done += written
+            }
+            offset += off_t(count)
+        }
+    }
+
+    /// `30s`, `5m`, `2h`, `7d`, `1w` in seconds.
+    static func parseDuration(_ text: String) -> Int64? {
+        guard let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0 else { return nil }
+        let scale: Int64
+        switch unit {
+        case "s": scale = 1
+        case "m": scale = 60
+        case "h": scale = 3600
+        case "d": scale = 86_400
+        case "w": scale = 604_800
+        default: return nil
+        }
+        let (seconds, overflow) = amount.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : seconds
+    }
+
+    /// `1048576`, `512MiB`, `1G`, `10MB` in bytes.
+    static func parseSize(_ text: String) -> UInt64? {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard let amount = UInt64(digits) else { return nil }
+        let scales: [String: UInt64] = [
+            "": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30,
+            "t": 1 << 40, "tib": 1 << 40, "kb": 1_000, "mb": 1_000_000, "gb": 1_000_000_000,
+            "tb": 1_000_000_000_000,
+        ]
+        guard let scale = scales[text.dropFirst(digits.count).lowercased()] else { return nil }
+        let (bytes, overflow) = amount.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : bytes
+    }
+
+    @MainActor private static func text(_ context: Context, _ report: CompactionReport) {
+        let console = context.console
+        let terminal = context.terminal
+        if report.dryRun {
+            console.line("dry run: nothing was compacted; this is what compaction of \(context.path) would do")
+        }
+        let dropped = report.streamsDropped.map(\.rawValue).joined(separator: ", ")
+        var rows: [[String]] = [
+            ["log bytes", "\(report.logBytesBefore) -> \(report.logBytesAfter)"],
+            ["file bytes", "\(report.fileBytesBefore) -> \(report.dryRun ? "?" : String(report.fileBytesAfter))"],
+            ["bytes copied", "\(report.bytesCopied)"],
+            [
+                report.dryRun ? "would drop" : "streams dropped",
+                "\(report.streamsDropped.count)\(dropped.isEmpty ? "" : ": \(dropped)")",
+            ],
+            ["deleted streams", "\(report.deletedStreamsReclaimed) \(report.dryRun ? "to reclaim" : "reclaimed")"],
+            ["streams kept", "\(report.streamsKept)"],
+            ["duration", "\(milliseconds(report.durationNanoseconds)) ms"],
+            ["pause", "\(milliseconds(report.pauseNanoseconds)) ms (appends held back)"],
+        ]
+        rows = rows.map { [terminal.paint($0[0], .bold), $0[1]] }
+        for line in Show.table(rows, widthOf: Show.visibleWidth) { console.line(line) }
+        if !report.dryRun {
+            let saved =
+                report.fileBytesBefore > report.fileBytesAfter ? report.fileBytesBefore - report.fileBytesAfter : 0
+            console.line("\(terminal.paint("compacted", .green)): \(context.path) (\(Show.bytes(saved)) freed)")
+        }
+    }
+
+    /// Milliseconds with three decimals.
+    private static func milliseconds(_ nanoseconds: UInt64) -> String {
+        let micros = (nanoseconds + 500) / 1000
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+
+    static func json(_ path: String, _ report: CompactionReport) -> JSON {
+        .object([
+            ("path", .string(path)),
+            ("dryRun", .bool(report.dryRun)),
+            ("logBytesBefore", .int(report.logBytesBefore)),
+            ("logBytesAfter", .int(report.logBytesAfter)),
+            ("fileBytesBefore", .int(report.fileBytesBefore)),
+            ("fileBytesAfter", report.dryRun ? .null : .int(report.fileBytesAfter)),
+            ("bytesCopied", .int(report.bytesCopied)),
+            ("streamsDropped", .array(report.streamsDropped.map { .string($0.rawValue) })),
+            ("deletedStreamsReclaimed", .int(report.deletedStreamsReclaimed)),
+            ("streamsKept", .int(report.streamsKept)),
+            ("durationMs", .int((report.durationNanoseconds + 500_000) / 1_000_000)),
+            ("pauseMs", .int((report.pauseNanoseconds + 500_000) / 1_000_000)),
+            ("durationNanoseconds", .int(report.durationNanoseconds)),
+            ("pauseNanoseconds", .int(report.pauseNanoseconds)),
+        ])
+    }
+}
+
+extension JournalOptions {
+    fileprivate var withoutCreating: JournalOptions {
+        var options = self
+        options.createIfMissing = false
+        return options
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn with `\r` (only used on a terminal).
+/// The library calls it from the compacting thread, one call at a time.
+private final class ProgressBar: @unchecked Sendable {
+    private var lastDrawn = ""
+    private var drawn = false
+
+    var callback: @Sendable (CompactionProgress) -> Void { { [self] in draw($0) } }
+
+    private func draw(_ progress: CompactionProgress) {
+        let total = max(progress.bytesTotal, 1)
+        let fraction = min(Double(progress.bytesRead) / Double(total), 1)
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line =
+            "\rcompacting [\(bar)] \(Int(fraction * 100))% \(Show.bytes(progress.bytesRead))/"
+            + "\(Show.bytes(progress.bytesTotal)) \(progress.phase.rawValue)\u{1B}[K"
+        guard line != lastDrawn else { return }
+        lastDrawn = line
+        drawn = true
+        Console.standardError(line)
+    }
+
+    func clear() {
+        if drawn { Console.standardError("\r\u{1B}[K") }
+    }
+}

@@ -33,6 +33,15 @@ struct BenchConfig {
     var recoverySQLiteCap: Int
     /// File-size data sets (streams, chunks per stream) of 40-byte chunks.
     var sizeShapes: [(streams: Int, chunks: Int)]
+    /// Live followers of one stream, seconds of the 50 chunks/s latency run, chunks of the
+    /// flat-out throughput run.
+    var followers: Int
+    var followLatencySeconds: Double
+    var followBurstChunks: Int
+    /// Compaction data set of 1 KiB chunks (streams, chunks per stream; 90% of the streams
+    /// are deleted) and how many compactions (each on a freshly built journal).
+    var compactionShape: (streams: Int, chunks: Int)
+    var compactionRuns: Int
 
     /// The measurement run (about 6-8 minutes on 2 cores).
     static let full = BenchConfig(
@@ -45,7 +54,9 @@ struct BenchConfig {
         resumeShape: (10_000, 100),
         openShapes: [(1000, 100), (1000, 1000)], openRuns: 5,
         recoveryTails: [4 << 20, 60 << 20], recoverySQLiteCap: 100_000,
-        sizeShapes: [(100, 1000), (10_000, 100)])
+        sizeShapes: [(100, 1000), (10_000, 100)],
+        followers: 1000, followLatencySeconds: 5, followBurstChunks: 2000,
+        compactionShape: (1000, 1000), compactionRuns: 5)
 
     /// The smoke test.
     static let quickRun = BenchConfig(
@@ -58,7 +69,9 @@ struct BenchConfig {
         resumeShape: (1000, 20),
         openShapes: [(100, 100), (100, 1000)], openRuns: 2,
         recoveryTails: [1 << 20, 8 << 20], recoverySQLiteCap: 10_000,
-        sizeShapes: [(100, 100)])
+        sizeShapes: [(100, 100)],
+        followers: 100, followLatencySeconds: 1, followBurstChunks: 200,
+        compactionShape: (100, 200), compactionRuns: 2)
 }
 
 /// The workloads, by their `--only` names, in run order.
@@ -71,6 +84,8 @@ enum WorkloadName: String, CaseIterable {
     case open
     case recovery
     case size
+    case follow
+    case compaction
 
     /// One line for `--help` and the README.
     var summary: String {
@@ -83,6 +98,8 @@ enum WorkloadName: String, CaseIterable {
         case .open: return "open time of a ~100 MiB and a ~1 GiB store in a new process"
         case .recovery: return "open time after kill -9 of a writer process"
         case .size: return "bytes on disk per payload byte of 40-byte chunks"
+        case .follow: return "1,000 in-process followers of one stream: latency at 50 chunks/s, throughput"
+        case .compaction: return "compacting a ~1 GiB journal with 90% dead data: MB/s, pause, append latency"
         }
     }
 }

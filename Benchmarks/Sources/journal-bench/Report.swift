@@ -80,7 +80,7 @@ struct ResultRow {
 
     /// The four cells of the printed table.
     var cells: [String] {
-        [workload, metric.format(journal.median), sqlite.map { metric.format($0.median) } ?? "n/a", ratioText]
+        [workload, metric.format(journal.median), sqlite.map { metric.format($0.median) } ?? "—", ratioText]
     }
 }
 
@@ -149,7 +149,7 @@ final class Report: @unchecked Sendable {
         for row in rows {
             let (jLow, jHigh) = row.journal.range
             let j = "\(row.metric.format(jLow)) - \(row.metric.format(jHigh))"
-            let s = row.sqlite.map { "\(row.metric.format($0.range.0)) - \(row.metric.format($0.range.1))" } ?? "n/a"
+            let s = row.sqlite.map { "\(row.metric.format($0.range.0)) - \(row.metric.format($0.range.1))" } ?? "—"
             out.append("| \(markdownCell(row.workload)) | \(j) | \(s) | \(row.journal.values.count) |")
         }
         return out.joined(separator: "\n")

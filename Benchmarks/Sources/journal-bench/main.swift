@@ -89,6 +89,8 @@ func run(_ workload: WorkloadName, _ ctx: BenchContext) {
         case .open: try runOpen(ctx)
         case .recovery: try runRecovery(ctx)
         case .size: try runSize(ctx)
+        case .follow: try runFollow(ctx)
+        case .compaction: try runCompaction(ctx)
         }
     } catch {
         ctx.report.anomaly("workload \(workload.rawValue) stopped: \(error)")

@@ -110,6 +110,10 @@ extension JournalEngine {
                 phase: .catchingUp, progress: progress)
             rounds += 1
         }
+        // Sync the bulk of the copy while appends still run, so the sync inside the pause
+        // only covers the last records.
+        try writer.flush()
+        try io("fdatasync (compaction)") { () throws(Errno) in try newFD.dataSync() }
         Failpoint.hit("compact-after-catch-up")
 
         // The pause: appends wait from here to the swap.

@@ -1,0 +1,372 @@
+// Workloads without a SQLite counterpart (SQLite has no live follow, and VACUUM is not an
+// online compaction): `follow` (in-process live followers) and `compaction` (online
+// compaction of a mostly dead journal). Their rows print "—" in the SQLite column.
+
+import Foundation
+import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The value at `fraction` (0...1) of `sorted` (nearest rank; `sorted` ascending, not empty).
+func percentile(_ sorted: [UInt64], _ fraction: Double) -> UInt64 {
+    precondition(!sorted.isEmpty, "percentile of nothing")
+    let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+    return sorted[min(max(rank, 1), sorted.count) - 1]
+}
+
+/// Sleeps until the monotonic time `target` (ns), absolute, so pacing does not drift.
+func sleepUntil(_ target: UInt64) {
+    var ts = timespec(tv_sec: Int(target / 1_000_000_000), tv_nsec: Int(target % 1_000_000_000))
+    while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+}
+
+/// A 40-byte chunk whose first 8 bytes are `stamp` (little endian), the rest filler.
+func stampedChunk(_ stamp: UInt64) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0x2E, count: 40)
+    withUnsafeBytes(of: stamp.littleEndian) { for i in 0..<8 { bytes[i] = $0[i] } }
+    return bytes
+}
+
+/// Per-follower results, each slot written by its own task only, read after all finish.
+final class FollowerSlots: @unchecked Sendable {
+    var latencies: [[UInt64]]
+    var counts: [Int]
+    var finishedAt: [UInt64]
+    var errors: [String?]
+    private let lock = NSLock()
+    private var startedCount = 0
+
+    init(_ n: Int) {
+        latencies = Array(repeating: [], count: n)
+        counts = Array(repeating: 0, count: n)
+        finishedAt = Array(repeating: 0, count: n)
+        errors = Array(repeating: nil, count: n)
+    }
+
+    func markStarted() {
+        lock.lock()
+        startedCount += 1
+        lock.unlock()
+    }
+
+    var started: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return startedCount
+    }
+}
+
+/// Starts `followers` tasks following `id` from 0; each records now − embedded stamp per
+/// chunk when `recordLatency`, its chunk count and when it saw `.finished`. Returns once all
+/// tasks have started and made their first `next()` call (give them a moment after).
+func startFollowers(
+    _ journal: Journal, _ id: StreamID, followers: Int, recordLatency: Bool, expected: Int, group: DispatchGroup
+) throws -> FollowerSlots {
+    let slots = FollowerSlots(followers)
+    for i in 0..<followers {
+        let follower = try journal.follow(id, from: 0)
+        group.enter()
+        Task.detached {
+            var latencies: [UInt64] = []
+            if recordLatency { latencies.reserveCapacity(expected) }
+            var count = 0
+            slots.markStarted()
+            do {
+                loop: for try await event in follower {
+                    switch event {
+                    case .chunk(let c):
+                        if recordLatency {
+                            let now = monotonicNanoseconds()
+                            let stamp = c.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                            latencies.append(now &- stamp)
+                        }
+                        count += 1
+                    case .finished:
+                        break loop
+                    }
+                }
+            } catch {
+                slots.errors[i] = "\(error)"
+            }
+            slots.finishedAt[i] = monotonicNanoseconds()
+            slots.latencies[i] = latencies
+            slots.counts[i] = count
+            group.leave()
+        }
+    }
+    while slots.started < followers { usleep(1000) }
+    usleep(200_000)  // let every follower reach its wait
+    return slots
+}
+
+/// Runs `body` on a new dedicated thread and waits for it.
+func onDedicatedThread(_ body: @escaping @Sendable () -> Void) {
+    runThreads(1, { _ in body() }, afterStart: {})
+}
+
+/// Workload `follow`: 1,000 in-process followers of one stream (`journal.follow`). Latency:
+/// a dedicated thread appends 40-byte chunks carrying their CLOCK_MONOTONIC append time at a
+/// steady rate; each follower records now − that time per chunk (p50/p99/max over every
+/// delivery). Throughput: chunks appended as fast as possible, then complete; deliveries
+/// across all followers / wall time from the first append to the last follower's end.
+func runFollow(_ ctx: BenchContext) throws {
+    let followers = ctx.config.followers
+    let rate = 50.0
+    let latencySeconds = ctx.config.followLatencySeconds
+    let burst = ctx.config.followBurstChunks
+    var p50: [Double] = [], p99: [Double] = [], pmax: [Double] = [], throughput: [Double] = []
+    var problems: [String] = []
+    for _ in 0..<ctx.reps {
+        let path = ctx.scratch.file("f.journal")
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+
+        // Latency: steady 50 chunks/s.
+        let paced = Int(rate * latencySeconds)
+        let id = try journal.createStream()
+        let group = DispatchGroup()
+        let slots = try startFollowers(
+            journal, id, followers: followers, recordLatency: true, expected: paced, group: group)
+        onDedicatedThread {
+            let start = monotonicNanoseconds() + 1_000_000
+            for k in 0..<paced {
+                sleepUntil(start + UInt64(Double(k) * 1e9 / rate))
+                let chunk = stampedChunk(monotonicNanoseconds())
+                _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id) }
+            }
+            try? journal.complete(id)
+        }
+        group.wait()
+        var all: [UInt64] = []
+        all.reserveCapacity(paced * followers)
+        for i in 0..<followers {
+            all += slots.latencies[i]
+            if let e = slots.errors[i] { problems.append("follower \(i): \(e)") }
+            if slots.counts[i] != paced { problems.append("follower \(i) saw \(slots.counts[i]) of \(paced) chunks") }
+        }
+        all.sort()
+        p50.append(Double(percentile(all, 0.50)) / 1e9)
+        p99.append(Double(percentile(all, 0.99)) / 1e9)
+        pmax.append(Double(all.last!) / 1e9)
+
+        // Throughput: a burst as fast as possible, then complete.
+        let id2 = try journal.createStream()
+        let group2 = DispatchGroup()
+        let slots2 = try startFollowers(
+            journal, id2, followers: followers, recordLatency: false, expected: burst, group: group2)
+        let firstAppend = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { firstAppend.deallocate() }
+        let firstAppendAddress = UInt(bitPattern: firstAppend)
+        onDedicatedThread {
+            let first = UnsafeMutablePointer<UInt64>(bitPattern: firstAppendAddress)!
+            first.pointee = monotonicNanoseconds()
+            for k in 0..<burst {
+                let chunk = stampedChunk(UInt64(k))
+                _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id2) }
+            }
+            try? journal.complete(id2)
+        }
+        group2.wait()
+        let end = slots2.finishedAt.max()!
+        let deliveries = slots2.counts.reduce(0, +)
+        if deliveries != burst * followers {
+            problems.append("throughput run: \(deliveries) deliveries, expected \(burst * followers)")
+        }
+        throughput.append(Double(deliveries) / (Double(end - firstAppend.pointee) / 1e9))
+        try journal.close()
+        ctx.scratch.removeFiles(path)
+    }
+    for p in problems.prefix(5) { ctx.report.anomaly("follow: \(p)") }
+    let label = "\(grouped(followers)) in-process followers"
+    let lat = "follow latency (append -> follower), \(label), 50 chunks/s x \(Int(latencySeconds)) s, none"
+    ctx.report.add(
+        ResultRow(group: "follow", workload: "\(lat), p50", metric: .duration, journal: Samples(values: p50), sqlite: nil))
+    ctx.report.add(
+        ResultRow(group: "follow", workload: "\(lat), p99", metric: .duration, journal: Samples(values: p99), sqlite: nil))
+    ctx.report.add(
+        ResultRow(group: "follow", workload: "\(lat), max", metric: .duration, journal: Samples(values: pmax), sqlite: nil))
+    ctx.report.add(
+        ResultRow(
+            group: "follow",
+            workload: "follow throughput, \(label), \(grouped(burst)) x 40 B appended flat out, none",
+            metric: .rate("deliveries/s"), journal: Samples(values: throughput), sqlite: nil))
+}
+
+/// Appends 40-byte chunks to `id` from the calling thread at `rate` chunks/s until `stop`
+/// is set; returns each append call's duration and each chunk's delay from its scheduled
+/// time to the append's return (which counts time an append was held back and the ones
+/// queued behind it).
+final class PacedAppender: @unchecked Sendable {
+    var callLatencies: [UInt64] = []
+    var scheduleLatencies: [UInt64] = []
+    var error: String?
+    private let lock = NSLock()
+    private var stopFlag = false
+
+    func stop() {
+        lock.lock()
+        stopFlag = true
+        lock.unlock()
+    }
+
+    var stopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopFlag
+    }
+
+    func run(_ journal: Journal, _ id: StreamID, rate: Double) {
+        let chunk = [UInt8](stampedChunk(0))
+        let interval = 1e9 / rate
+        let start = monotonicNanoseconds()
+        var k = 0
+        callLatencies.reserveCapacity(1 << 20)
+        scheduleLatencies.reserveCapacity(1 << 20)
+        chunk.withUnsafeBytes { raw in
+            while true {
+                if k % 256 == 0 && stopped { break }
+                let scheduled = start + UInt64(Double(k) * interval)
+                var now = monotonicNanoseconds()
+                if now < scheduled {
+                    if scheduled - now > 200_000 { sleepUntil(scheduled - 100_000) }
+                    repeat { now = monotonicNanoseconds() } while now < scheduled
+                }
+                let before = monotonicNanoseconds()
+                do { _ = try journal.append(bytes: raw, to: id) } catch {
+                    self.error = "\(error)"
+                    break
+                }
+                let after = monotonicNanoseconds()
+                callLatencies.append(after - before)
+                scheduleLatencies.append(after - scheduled)
+                k += 1
+            }
+        }
+    }
+}
+
+/// Workload `compaction`: a ~1 GiB journal of 1 KiB chunks (1,000 streams x 1,000,
+/// round-robin in batches of 10, all completed), 90% of the streams deleted, then
+/// `compact(policy: .keepEverything)`. Reports live MB/s copied and the append pause from
+/// its `CompactionReport`, over several compactions (each on a freshly built journal), and
+/// the p99 latency of paced 40-byte appends from one thread during the compaction against
+/// the same appender with no compaction running.
+func runCompaction(_ ctx: BenchContext) throws {
+    let shape = ctx.config.compactionShape
+    let runs = ctx.config.compactionRuns
+    let appendRate = 20_000.0
+    var copyRates: [Double] = [], pauses: [UInt64] = [], durations: [Double] = []
+    var quietCall: [UInt64] = [], busyCall: [UInt64] = [], quietSched: [UInt64] = [], busySched: [UInt64] = []
+    var buildSeconds: [Double] = []
+    var last: CompactionReport?
+    let payload = [UInt8](repeating: 0x61, count: 1024)
+    for _ in 0..<runs {
+        let path = ctx.scratch.file("k.journal")
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        let build = Stopwatch()
+        let ids = try (0..<shape.streams).map { _ in try journal.createStream() }
+        try payload.withUnsafeBytes { raw in
+            var done = 0
+            while done < shape.chunks {
+                let n = min(10, shape.chunks - done)
+                for id in ids { for _ in 0..<n { try journal.append(bytes: raw, to: id) } }
+                done += n
+            }
+        }
+        for id in ids { try journal.complete(id) }
+        for (i, id) in ids.enumerated() where i % 10 != 0 { try journal.deleteStream(id) }
+        buildSeconds.append(build.seconds)
+
+        let live = try journal.createStream()
+        // Without compaction: the paced appender alone for 2 s.
+        let quiet = PacedAppender()
+        let quietSeconds = ctx.config.quick ? 0.5 : 2.0
+        onDedicatedThread {
+            let stopper = Thread { usleep(UInt32(quietSeconds * 1e6)); quiet.stop() }
+            stopper.start()
+            quiet.run(journal, live, rate: appendRate)
+        }
+        // During compaction: the same appender, started 100 ms before and stopped 100 ms after.
+        let busy = PacedAppender()
+        let appenderDone = DispatchSemaphore(value: 0)
+        let appenderThread = Thread {
+            busy.run(journal, live, rate: appendRate)
+            appenderDone.signal()
+        }
+        appenderThread.start()
+        usleep(100_000)
+        let report = try journal.compact(policy: .keepEverything)
+        usleep(100_000)
+        busy.stop()
+        appenderDone.wait()
+        for a in [quiet, busy] {
+            if let e = a.error { ctx.report.anomaly("compaction: paced appender failed: \(e)") }
+        }
+        quietCall += quiet.callLatencies
+        quietSched += quiet.scheduleLatencies
+        busyCall += busy.callLatencies
+        busySched += busy.scheduleLatencies
+        copyRates.append(Double(report.bytesCopied) / Double(report.durationNanoseconds) * 1e3)
+        pauses.append(report.pauseNanoseconds)
+        durations.append(Double(report.durationNanoseconds) / 1e9)
+        last = report
+        print(
+            String(
+                format: "   run: build %.1f s, log %.0f MB -> %.0f MB, copied %.0f MB in %.3f s (%.0f MB/s), pause %.2f ms, %d deleted streams reclaimed, %d appends during",
+                buildSeconds.last!, Double(report.logBytesBefore) / 1e6, Double(report.logBytesAfter) / 1e6,
+                Double(report.bytesCopied) / 1e6, durations.last!, copyRates.last!,
+                Double(report.pauseNanoseconds) / 1e6, report.deletedStreamsReclaimed, busy.callLatencies.count))
+        flushOutput()
+        try journal.close()
+        ctx.scratch.removeFiles(path)
+    }
+    let label =
+        "\(grouped(shape.streams)) x \(grouped(shape.chunks)) x 1 KiB, 90% of streams deleted"
+    ctx.report.add(
+        ResultRow(
+            group: "compaction", workload: "compaction live copy rate (bytesCopied / duration), \(label)",
+            metric: .rate("MB/s"), journal: Samples(values: copyRates), sqlite: nil))
+    ctx.report.add(
+        ResultRow(
+            group: "compaction", workload: "compaction duration, \(label)", metric: .duration,
+            journal: Samples(values: durations), sqlite: nil))
+    let sortedPauses = pauses.sorted()
+    let pauseSeconds = pauses.map { Double($0) / 1e9 }
+    for (name, fraction) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        let value = Double(percentile(sortedPauses, fraction)) / 1e9
+        ctx.report.add(
+            ResultRow(
+                group: "compaction", workload: "compaction append pause \(name) over \(runs) compactions, \(label)",
+                metric: .duration, journal: Samples(values: name == "p50" ? pauseSeconds : [value]), sqlite: nil))
+    }
+    let p99Pause = Double(percentile(sortedPauses, 0.99)) / 1e9
+    ctx.report.floor(
+        "compaction pause p99 < 50 ms", p99Pause < 0.05, Metric.duration.format(p99Pause))
+    let rateText = "\(grouped(Int(appendRate))) x 40 B chunks/s, 1 thread, none"
+    for (name, quiet, busy) in [("call", quietCall, busyCall), ("from schedule", quietSched, busySched)] {
+        let q = quiet.sorted(), b = busy.sorted()
+        guard !q.isEmpty, !b.isEmpty else { continue }
+        for (pname, fraction) in [("p99", 0.99), ("max", 1.0)] {
+            ctx.report.add(
+                ResultRow(
+                    group: "compaction", workload: "append latency (\(name)) \(pname), \(rateText), no compaction",
+                    metric: .duration, journal: Samples(values: [Double(percentile(q, fraction)) / 1e9]), sqlite: nil))
+            ctx.report.add(
+                ResultRow(
+                    group: "compaction", workload: "append latency (\(name)) \(pname), \(rateText), during compaction",
+                    metric: .duration, journal: Samples(values: [Double(percentile(b, fraction)) / 1e9]), sqlite: nil))
+        }
+    }
+    guard let last else { return }
+    ctx.report.note(
+        String(
+            format: "compaction: build of each journal took %.1f s (median); last run log %.0f MB -> %.0f MB, file %.0f MB -> %.0f MB, %d streams kept; append latencies pooled over %d runs (%d / %d appends without / during)",
+            medianOf(buildSeconds), Double(last.logBytesBefore) / 1e6, Double(last.logBytesAfter) / 1e6,
+            Double(last.fileBytesBefore) / 1e6, Double(last.fileBytesAfter) / 1e6, last.streamsKept, runs,
+            quietCall.count, busyCall.count))
+}

@@ -98,29 +98,15 @@ extension JournalEngine {
     private func startPollerLocked() {
         if pollerRunning { return }
         pollerRunning = true
-        let box = Unmanaged.passRetained(PollerBox(engine: self))
-        #if canImport(Glibc)
-            var thread = pthread_t()
-        #else
-            var thread: pthread_t?
-        #endif
-        let result = pthread_create(
-            &thread, nil,
-            { raw in
-                let box = Unmanaged<PollerBox>.fromOpaque(raw!).takeRetainedValue()
-                box.engine.pollLoop()
-                return nil
-            }, box.toOpaque())
-        if result == 0 {
+        if let thread = startBackgroundThread({ self.pollLoop() }) {
             pthread_detach(thread)
         } else {
-            box.release()
             pollerRunning = false
         }
     }
 
     /// Refreshes every few milliseconds while anyone waits; exits when nobody does.
-    fileprivate func pollLoop() {
+    private func pollLoop() {
         lock.lock()
         while !isClosed && !waiters.isEmpty {
             lock.wait(nanoseconds: JournalEngine.pollIntervalNanoseconds)
@@ -140,9 +126,4 @@ extension JournalEngine {
             return UInt64(entry.chunkCount) > waiter.known || entry.status.isFinished
         }
     }
-}
-
-private final class PollerBox {
-    let engine: JournalEngine
-    init(engine: JournalEngine) { self.engine = engine }
 }

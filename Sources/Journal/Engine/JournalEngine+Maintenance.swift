@@ -10,23 +10,9 @@
 /// cooperative pool.
 extension JournalEngine {
     func startMaintenanceThread() {
-        let box = Unmanaged.passRetained(MaintenanceBox(engine: self))
-        #if canImport(Glibc)
-            var thread = pthread_t()
-        #else
-            var thread: pthread_t?
-        #endif
-        let result = pthread_create(
-            &thread, nil,
-            { raw in
-                let box = Unmanaged<MaintenanceBox>.fromOpaque(raw!).takeRetainedValue()
-                box.engine.maintenanceLoop()
-                return nil
-            }, box.toOpaque())
-        if result == 0 {
+        // The thread keeps the engine alive until told to stop (`close`, `Journal.deinit`).
+        if let thread = startBackgroundThread({ self.maintenanceLoop() }) {
             lock.withLock { maintenanceThread = thread }
-        } else {
-            box.release()
         }
     }
 
@@ -75,7 +61,7 @@ extension JournalEngine {
         return UInt64(max(interval.microseconds, 1)) * 1000
     }
 
-    fileprivate func maintenanceLoop() {
+    private func maintenanceLoop() {
         let now = Clock.monotonicNanoseconds()
         var nextSync = syncIntervalNanoseconds.map { now + $0 }
         var nextStaleCheck = staleCheckNanoseconds.map { now + $0 }
@@ -147,11 +133,4 @@ extension JournalEngine {
         }
         if let ackEnd { try acknowledge(ackEnd) }
     }
-}
-
-/// Carries the engine into the thread. The thread keeps the engine alive until it is told to
-/// stop, which `close` and `Journal.deinit` do.
-private final class MaintenanceBox {
-    let engine: JournalEngine
-    init(engine: JournalEngine) { self.engine = engine }
 }

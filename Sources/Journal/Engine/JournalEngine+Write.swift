@@ -101,20 +101,24 @@ extension JournalEngine {
                 throw .chunkTooLarge(size: chunk(i).count, limit: options.maxChunkSize)
             }
             let first = Int(entry.chunkCount)
-            for i in 0..<count {
-                let bytes = chunk(i)
-                let now = Clock.wallMicroseconds()
-                let last = table[slot]
-                let offset = try appendRecord(
-                    .chunk, stream: last.number, chunkIndex: last.chunkCount, previous: last.lastOffset,
-                    timestamp: now, body: bytes)
-                table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
-            }
+            for i in 0..<count { try appendChunkLocked(slot: slot, chunk(i)) }
             if !waiters.isEmpty { waiters.wake(slot: slot) }
             return (first, end)
         }
         try acknowledge(ackEnd)
         return first
+    }
+
+    /// Appends one chunk record to the open stream in `slot` and indexes it; lock held, the
+    /// caller has checked the stream and the size.
+    @inline(__always)
+    func appendChunkLocked(slot: Int, _ bytes: UnsafeRawBufferPointer) throws(JournalError) {
+        let now = Clock.wallMicroseconds()
+        let entry = table[slot]
+        let offset = try appendRecord(
+            .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+            timestamp: now, body: bytes)
+        table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
     }
 
     /// The idempotent append: stores `bytes` as chunk `index` unless that chunk already holds
@@ -138,11 +142,7 @@ extension JournalEngine {
             if bytes.count > options.maxChunkSize {
                 throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
             }
-            let now = Clock.wallMicroseconds()
-            let offset = try appendRecord(
-                .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
-                timestamp: now, body: bytes)
-            table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+            try appendChunkLocked(slot: slot, bytes)
             if !waiters.isEmpty { waiters.wake(slot: slot) }
             return (true, end)
         }
@@ -335,11 +335,7 @@ extension JournalEngine {
             if bytes.count > options.maxChunkSize {
                 throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
             }
-            let now = Clock.wallMicroseconds()
-            let offset = try appendRecord(
-                .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
-                timestamp: now, body: bytes)
-            table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+            try appendChunkLocked(slot: slot, bytes)
             if !waiters.isEmpty { waiters.wake(slot: slot) }
             return (Int(entry.chunkCount), end)
         }

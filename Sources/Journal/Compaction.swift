@@ -50,7 +50,8 @@ public struct CompactionReport: Sendable, Equatable {
     public var bytesCopied: UInt64 = 0
     /// Streams dropped by the retention policy (deleted streams are not listed).
     public var streamsDropped: [StreamID] = []
-    /// Deleted streams whose records were reclaimed.
+    /// Deleted streams whose records were reclaimed (for a dry run: those deleted since the
+    /// journal was opened; the others are only found by the copy).
     public var deletedStreamsReclaimed = 0
     /// Streams kept.
     public var streamsKept = 0

@@ -61,6 +61,22 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         #expect(try reader.info(StreamID("open")).chunkCount == 71)
     }
 
+    @Test func streamsDeletedBeforeTheOpenAreCountedWhenReclaimed() throws {
+        let path = TestDirectory().file("reopened.sj")
+        let (journal, expected) = try buildCompactionJournal(at: path)
+        try journal.close()
+        // After a reopen the deleted stream is in no snapshot: only the copy can count it.
+        let reopened = try Journal(
+            path: path, options: JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600))))
+        var policy = RetentionPolicy.keepEverything
+        policy.unsuccessfulMaxAge = .zero
+        let report = try reopened.compact(policy: policy)
+        #expect(Set(report.streamsDropped.map(\.rawValue)) == ["failed", "cancelled", "interrupted"])
+        #expect(report.deletedStreamsReclaimed == 1)
+        #expect(try reopened.streams().count == expected.count - 3)
+        try reopened.close()
+    }
+
     @Test func retentionByAgeTreatsCompletedAndUnsuccessfulStreamsSeparately() throws {
         let (journal, expected) = try buildCompactionJournal(at: TestDirectory().file("age.sj"))
         let now = Clock.wallMicroseconds() + 3_600_000_000  // an hour later

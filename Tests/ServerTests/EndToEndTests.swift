@@ -117,7 +117,7 @@ import Testing
         #expect(batch.status == 201)
         #expect(batch.field("first") == "1")
         let binary: [UInt8] = [0, 13, 10, 255, 254]
-        let encoded = Base64Coding.encode(binary)
+        let encoded = Base64.encode(binary)
         let retried = try #require(
             client.request(
                 "POST", "/streams/\(id)/batch?index=2", text: #"{"chunks":["Yw==","\#(encoded)"],"encoding":"base64"}"#)

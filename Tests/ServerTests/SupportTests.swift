@@ -36,13 +36,13 @@ import Testing
     @Test func base64RoundTripsAndRejectsNonCanonical() {
         for length in 0..<20 {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) }
-            #expect(Base64Coding.decode(Base64Coding.encode(bytes)) == bytes)
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
         }
-        #expect(Base64Coding.encode(Array("hello".utf8)) == "aGVsbG8=")
-        #expect(Base64Coding.decode("aGVsbG9=") == nil)  // non-zero padding bits
-        #expect(Base64Coding.decode("aGVsbG8") == nil)
-        #expect(Base64Coding.decode("aGV*bG8=") == nil)
-        #expect(Base64Coding.decode("a===") == nil)
+        #expect(Base64.encode(Array("hello".utf8)) == "aGVsbG8=")
+        #expect(Base64.decode("aGVsbG9=") == nil)  // non-zero padding bits
+        #expect(Base64.decode("aGVsbG8") == nil)
+        #expect(Base64.decode("aGV*bG8=") == nil)
+        #expect(Base64.decode("a===") == nil)
     }
 
     @Test func bearerTokensCompareExactly() {

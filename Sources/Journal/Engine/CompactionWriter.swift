@@ -12,6 +12,8 @@ struct CompactionWriter {
     /// Where the next record goes in the new file.
     private(set) var end: UInt64 = Layout.logStart
     private(set) var bytesCopied: UInt64 = 0
+    /// Streams whose records were left behind (deleted, or dropped by retention).
+    private(set) var streamsLeftBehind = 0
     private var allocated: UInt64
     private var buffer: [UInt8] = []
     private var bufferStart: UInt64 = Layout.logStart
@@ -39,7 +41,11 @@ struct CompactionWriter {
             guard case .record(let header, let body, let offset) = scanner.next() else {
                 throw .corruption(path: path, offset: scanner.offset, detail: "compaction met an invalid record")
             }
-            if header.type == .snapshot || header.type == .padding || !keeps(header.stream) { continue }
+            if header.type == .snapshot || header.type == .padding { continue }
+            if !keeps(header.stream) {
+                if header.type == .streamOpen { streamsLeftBehind += 1 }
+                continue
+            }
             try append(header, body: body, from: offset)
         }
         return scanner.offset

@@ -184,6 +184,9 @@ extension JournalEngine {
         statistics.compactions += 1
         Failpoint.hit("compact-after-swap")
         report.bytesCopied = writer.bytesCopied
+        // Counted from the copy: a stream deleted before this process opened the journal is
+        // not in memory, but its records are still in the log.
+        report.deletedStreamsReclaimed = writer.streamsLeftBehind - report.streamsDropped.count
         report.logBytesAfter = writer.end - Layout.logStart
         report.fileBytesAfter = writer.fileSize
         let finished = Clock.monotonicNanoseconds()

@@ -1,8 +1,9 @@
-/// Standard base64 (RFC 4648 section 4, with padding) for the SSE encoder's binary mode.
+/// Standard base64 (RFC 4648 section 4, with padding): the SSE encoder's binary mode, the
+/// export format, and the server's batch bodies all use this one implementation.
 ///
 /// Hand-written because the library avoids Foundation; strict on decode so that a damaged or
 /// truncated `data:` line is reported instead of silently yielding different bytes.
-enum Base64 {
+public enum Base64 {
     private static let alphabet: [UInt8] = Array(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -16,10 +17,10 @@ enum Base64 {
     private static let pad = UInt8(ascii: "=")
 
     /// The encoded length, so callers can size their buffer once.
-    static func encodedCount(_ count: Int) -> Int { (count + 2) / 3 * 4 }
+    public static func encodedCount(_ count: Int) -> Int { (count + 2) / 3 * 4 }
 
     /// Appends the encoding of `bytes` to `out` in one resize (no intermediate buffers).
-    static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    public static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         let needed = encodedCount(bytes.count)
         guard needed > 0 else { return }
         let start = out.count
@@ -60,7 +61,7 @@ enum Base64 {
 
     /// The decoded bytes, or nil unless `text` is canonical padded base64: length a multiple of
     /// four, padding only at the end, no whitespace, and zero unused bits in the last symbol.
-    static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
+    public static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
         guard text.count % 4 == 0 else { return nil }
         guard !text.isEmpty else { return [] }
         let padding = text[text.count - 1] == pad ? (text[text.count - 2] == pad ? 2 : 1) : 0
@@ -103,5 +104,17 @@ enum Base64 {
             }
             return valid ? result : nil
         }
+    }
+
+    /// The encoding of `bytes` as a string.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        bytes.withUnsafeBytes { encode($0, into: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes `text` encodes, or nil unless it is canonical padded base64.
+    public static func decode(_ text: String) -> [UInt8]? {
+        Array(text.utf8).withUnsafeBytes { decode($0) }
     }
 }

@@ -1,3 +1,5 @@
+import Journal
+
 /// Decoders for the JSON request bodies, each returning a value or a 400 response that says
 /// what was wrong. Bodies come from the network: unknown fields are refused (a typo should
 /// not be silently ignored) and every value's type is checked.
@@ -52,7 +54,7 @@ enum RequestBody {
                 return .failure(BodyProblem("chunk \(index) is not a string"))
             }
             if encoding == "base64" {
-                guard let bytes = Base64Coding.decode(text) else {
+                guard let bytes = Base64.decode(text) else {
                     return .failure(BodyProblem("chunk \(index) is not canonical padded base64"))
                 }
                 chunks.append(bytes)

@@ -1,3 +1,5 @@
+import Journal
+
 /// Builds compact JSON into a byte array without `Foundation`: response bodies are small and
 /// made on the event loop, where an encoder's reflection and allocations would cost more than
 /// the response itself.
@@ -68,7 +70,7 @@ struct JSONWriter {
     mutating func base64(_ value: UnsafeRawBufferPointer) {
         separate()
         bytes.append(UInt8(ascii: "\""))
-        Base64Coding.encode(value, into: &bytes)
+        Base64.encode(value, into: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 

@@ -41,6 +41,8 @@ public struct JournalOptions: Sendable, Equatable {
     public var retention = RetentionPolicy()
     /// When to compact without being asked; nil turns automatic compaction off.
     public var autoCompaction: AutoCompaction? = AutoCompaction()
+    /// The I/O seam: sees (and may fail) every file operation. Tests only.
+    var interposition: Interposition?
 
     /// The defaults.
     public init() {}

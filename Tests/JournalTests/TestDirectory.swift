@@ -6,8 +6,8 @@
 struct TestDirectory {
     let path: String
 
-    init() {
-        var template = Array("/tmp/sj-test-XXXXXX".utf8CString)
+    init(base: String = "/tmp") {
+        var template = Array("\(base)/sj-test-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
         path = String(cString: template)

@@ -78,13 +78,15 @@ extension JournalEngine {
         let (keep, highest, cutoff, oldRegion, writerGeneration) = plan
 
         let temporary = JournalEngine.compactionTemporaryPrefix(for: path) + "\(getpid())"
-        try? FileSystem.unlink(temporary)
-        let newFD = try io("create \(temporary)") { () throws(Errno) in try FileDescriptor.createExclusive(temporary) }
+        try? FileSystem.unlink(temporary, interposer: interposer)
+        let newFD = try io("create \(temporary)") { () throws(Errno) in
+            try FileDescriptor.createExclusive(temporary, interposer: interposer)
+        }
         var installed = false
         defer {
             if !installed {
                 newFD.close()
-                try? FileSystem.unlink(temporary)
+                try? FileSystem.unlink(temporary, interposer: interposer)
             }
         }
         let estimate = Layout.logStart + report.logBytesAfter + (16 << 20)
@@ -145,17 +147,27 @@ extension JournalEngine {
             throw .busy(path: temporary, what: "another process locked the compaction file")
         }
         Failpoint.hit("compact-after-sync")
-        try io("rename \(temporary)") { () throws(Errno) in try FileSystem.rename(temporary, path) }
+        try io("rename \(temporary)") { () throws(Errno) in
+            try FileSystem.rename(temporary, path, interposer: interposer)
+        }
         installed = true
         Failpoint.hit("compact-after-rename")
         do throws(Errno) {
-            try FileSystem.syncDirectory(containing: path)
+            try FileSystem.syncDirectory(containing: path, interposer: interposer)
         } catch {
             // The rename happened; whether it is durable is unknown: refuse further writes.
+            newFD.close()
             throw poison(.io(operation: "fsync directory (compaction)", path: path, errno: error))
         }
-        let newRegion = try io("mmap (compaction)") { () throws(Errno) in
-            try MappedRegion(fd: newFD, length: JournalEngine.mappingLength(for: writer.fileSize), writable: true)
+        let newRegion: MappedRegion
+        do throws(Errno) {
+            newRegion = try MappedRegion(
+                fd: newFD, length: JournalEngine.mappingLength(for: writer.fileSize), writable: true)
+        } catch {
+            // The path names the new file now: appending to the old one would write where no
+            // reopen will look. Refuse writes; reopening finds the complete new file.
+            newFD.close()
+            throw poison(.io(operation: "mmap (compaction)", path: path, errno: error))
         }
         // Swap. The old descriptor's lock goes explicitly; its mapping stays alive for any
         // reader still holding it, and the old inode disappears when the last one lets go.

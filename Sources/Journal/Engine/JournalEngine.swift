@@ -81,6 +81,9 @@ final class JournalEngine: @unchecked Sendable {
         }
     }
 
+    /// The I/O seam from the options (tests only).
+    var interposer: (any IOInterposer)? { options.interposition?.interposer }
+
     /// Address space reserved ahead of the file, so appends rarely need a new mapping.
     static func mappingLength(for size: UInt64) -> Int {
         let minimum: UInt64 = 1 << 30
@@ -137,12 +140,12 @@ final class JournalEngine: @unchecked Sendable {
         while true {
             let fd: FileDescriptor
             do {
-                fd = try FileDescriptor.open(path, .readWrite)
+                fd = try FileDescriptor.open(path, .readWrite, interposer: options.interposition?.interposer)
             } catch {
                 guard error == .noEntry, options.createIfMissing else {
                     throw .io(operation: "open", path: path, errno: error)
                 }
-                try createJournalFile(path: path)
+                try createJournalFile(path: path, interposer: options.interposition?.interposer)
                 continue
             }
             let locked: Bool
@@ -179,12 +182,14 @@ final class JournalEngine: @unchecked Sendable {
 
     /// Writes a new, empty journal beside `path` and links it into place, so no reader ever
     /// sees a half-written header under the real name.
-    static func createJournalFile(path: String) throws(JournalError) {
+    static func createJournalFile(path: String, interposer: (any IOInterposer)?) throws(JournalError) {
         let temporary = "\(path).creating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try io("create", temporary) { () throws(Errno) in try FileDescriptor.createExclusive(temporary) }
+        let fd = try io("create", temporary) { () throws(Errno) in
+            try FileDescriptor.createExclusive(temporary, interposer: interposer)
+        }
         defer {
             fd.close()
-            try? FileSystem.unlink(temporary)
+            try? FileSystem.unlink(temporary, interposer: interposer)
         }
         let now = Clock.wallMicroseconds()
         var header = FileHeader(
@@ -201,13 +206,15 @@ final class JournalEngine: @unchecked Sendable {
             try fd.sync()
         }
         do {
-            try FileSystem.link(temporary, path)
+            try FileSystem.link(temporary, path, interposer: interposer)
         } catch {
             // Another process created it first: use theirs.
             if error == .exists { return }
             throw .io(operation: "link", path: path, errno: error)
         }
-        try io("fsync directory", path) { () throws(Errno) in try FileSystem.syncDirectory(containing: path) }
+        try io("fsync directory", path) { () throws(Errno) in
+            try FileSystem.syncDirectory(containing: path, interposer: interposer)
+        }
     }
 
     static let initialLogCapacity: UInt64 = 1 << 20

@@ -10,6 +10,8 @@ import CJournal
 /// retrying `EINTR` and throwing `Errno`. No policy lives here.
 struct FileDescriptor: Sendable {
     let rawValue: Int32
+    /// Sees every call that changes the file (tests only; nil in production).
+    var interposer: (any IOInterposer)? = nil
 
     /// Access modes for `open`.
     enum Access {
@@ -18,20 +20,26 @@ struct FileDescriptor: Sendable {
     }
 
     /// `open(2)` of an existing file, with `O_CLOEXEC`.
-    static func open(_ path: String, _ access: Access) throws(Errno) -> FileDescriptor {
+    static func open(_ path: String, _ access: Access, interposer: (any IOInterposer)? = nil) throws(Errno)
+        -> FileDescriptor
+    {
         let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
+        try interposer?.willPerform(.open(path: path), descriptor: -1)
         let fd = try retryingOnInterrupt { cj_open(path, flags, 0) }
-        return FileDescriptor(rawValue: fd)
+        interposer?.didPerform(.open(path: path), descriptor: fd)
+        return FileDescriptor(rawValue: fd, interposer: interposer)
     }
 
     /// `open(2)` with `O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC`: a new file that must not exist.
-    static func createExclusive(_ path: String, permissions: mode_t = 0o644) throws(Errno)
-        -> FileDescriptor
-    {
+    static func createExclusive(
+        _ path: String, permissions: mode_t = 0o644, interposer: (any IOInterposer)? = nil
+    ) throws(Errno) -> FileDescriptor {
+        try interposer?.willPerform(.create(path: path), descriptor: -1)
         let fd = try retryingOnInterrupt {
             cj_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, permissions)
         }
-        return FileDescriptor(rawValue: fd)
+        interposer?.didPerform(.create(path: path), descriptor: fd)
+        return FileDescriptor(rawValue: fd, interposer: interposer)
     }
 
     /// `close(2)`. Errors are ignored: after close the descriptor is gone either way, and
@@ -55,6 +63,12 @@ struct FileDescriptor: Sendable {
 
     /// `pwrite(2)` of all of `buffer` at `offset`.
     func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(Errno) {
+        try interposer.around(.write(offset: offset, length: buffer.count), descriptor: rawValue) {
+            () throws(Errno) in try writeAll(buffer, at: offset)
+        }
+    }
+
+    private func writeAll(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(Errno) {
         var done = 0
         while done < buffer.count {
             let n = try retryingOnInterrupt {
@@ -67,19 +81,26 @@ struct FileDescriptor: Sendable {
     /// `fdatasync(2)` (`F_FULLFSYNC` on Darwin). Never retried after a failure other than
     /// `EINTR`: the kernel may have dropped the dirty pages, so a second success proves nothing.
     func dataSync() throws(Errno) {
-        _ = try retryingOnInterrupt { cj_datasync(rawValue) }
+        try interposer.around(.dataSync, descriptor: rawValue) { () throws(Errno) in
+            _ = try retryingOnInterrupt { cj_datasync(rawValue) }
+        }
     }
 
     /// `fsync(2)`: data and all metadata, used after the file size changes.
     func sync() throws(Errno) {
-        _ = try retryingOnInterrupt { fsync(rawValue) }
+        try interposer.around(.sync, descriptor: rawValue) { () throws(Errno) in
+            _ = try retryingOnInterrupt { fsync(rawValue) }
+        }
     }
 
     /// `fallocate(2)`: reserves blocks so later writes through the mapping cannot fail
     /// with `ENOSPC` (which would be a SIGBUS, not an error).
     func allocate(offset: UInt64, length: UInt64) throws(Errno) {
-        let result = cj_allocate(rawValue, off_t(offset), off_t(length))
-        if result != 0 { throw Errno(rawValue: result) }
+        try interposer.around(.allocate(offset: offset, length: length), descriptor: rawValue) {
+            () throws(Errno) in
+            let result = cj_allocate(rawValue, off_t(offset), off_t(length))
+            if result != 0 { throw Errno(rawValue: result) }
+        }
     }
 
     /// The file's size from `fstat(2)`.
@@ -126,18 +147,24 @@ struct FileIdentity: Hashable, Sendable {
 enum FileSystem {
     /// `link(2)`: gives `source` the additional name `destination`, failing with `EEXIST`
     /// when the destination exists. Used to publish a new file without replacing anything.
-    static func link(_ source: String, _ destination: String) throws(Errno) {
-        _ = try retryingOnInterrupt { systemLink(source, destination) }
+    static func link(_ source: String, _ destination: String, interposer: (any IOInterposer)? = nil) throws(Errno) {
+        try interposer.around(.link(from: source, to: destination), descriptor: -1) { () throws(Errno) in
+            _ = try retryingOnInterrupt { systemLink(source, destination) }
+        }
     }
 
     /// `unlink(2)`.
-    static func unlink(_ path: String) throws(Errno) {
-        _ = try retryingOnInterrupt { systemUnlink(path) }
+    static func unlink(_ path: String, interposer: (any IOInterposer)? = nil) throws(Errno) {
+        try interposer.around(.unlink(path: path), descriptor: -1) { () throws(Errno) in
+            _ = try retryingOnInterrupt { systemUnlink(path) }
+        }
     }
 
     /// `rename(2)`: atomically replaces `destination`.
-    static func rename(_ source: String, _ destination: String) throws(Errno) {
-        _ = try retryingOnInterrupt { systemRename(source, destination) }
+    static func rename(_ source: String, _ destination: String, interposer: (any IOInterposer)? = nil) throws(Errno) {
+        try interposer.around(.rename(from: source, to: destination), descriptor: -1) { () throws(Errno) in
+            _ = try retryingOnInterrupt { systemRename(source, destination) }
+        }
     }
 
     /// `stat(2)` identity of a path, or nil when it does not exist.
@@ -153,11 +180,13 @@ enum FileSystem {
     }
 
     /// Opens the directory holding `path` and `fsync(2)`s it, so a new name is durable.
-    static func syncDirectory(containing path: String) throws(Errno) {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let fd = try FileDescriptor.open(directory.isEmpty ? "/" : directory, .readOnly)
-        defer { fd.close() }
-        try fd.sync()
+    static func syncDirectory(containing path: String, interposer: (any IOInterposer)? = nil) throws(Errno) {
+        try interposer.around(.syncDirectory(path: path), descriptor: -1) { () throws(Errno) in
+            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            let fd = try FileDescriptor.open(directory.isEmpty ? "/" : directory, .readOnly)
+            defer { fd.close() }
+            try fd.sync()
+        }
     }
 }
 
@@ -178,7 +207,10 @@ extension FileDescriptor {
     /// `fallocate(2)` with `FALLOC_FL_ZERO_RANGE` (or an equivalent): the range reads as zeros,
     /// the size is unchanged, and a reader's mapping stays valid.
     func zeroRange(offset: UInt64, length: UInt64) throws(Errno) {
-        let result = cj_zero_range(rawValue, off_t(offset), off_t(length))
-        if result != 0 { throw Errno(rawValue: result) }
+        try interposer.around(.zeroRange(offset: offset, length: length), descriptor: rawValue) {
+            () throws(Errno) in
+            let result = cj_zero_range(rawValue, off_t(offset), off_t(length))
+            if result != 0 { throw Errno(rawValue: result) }
+        }
     }
 }

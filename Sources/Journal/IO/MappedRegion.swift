@@ -21,9 +21,12 @@ final class MappedRegion: @unchecked Sendable {
     /// `mmap(2)` of `length` bytes of `fd` from offset 0, `MAP_SHARED`.
     init(fd: FileDescriptor, length: Int, writable: Bool) throws(Errno) {
         let protection = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
-        let pointer = mmap(nil, length, protection, MAP_SHARED, fd.rawValue, 0)
-        if pointer == MAP_FAILED || pointer == nil { throw Errno.current }
-        self.base = pointer!
+        self.base = try fd.interposer.around(.map(length: length), descriptor: fd.rawValue) {
+            () throws(Errno) in
+            let pointer = mmap(nil, length, protection, MAP_SHARED, fd.rawValue, 0)
+            if pointer == MAP_FAILED || pointer == nil { throw Errno.current }
+            return pointer!
+        }
         self.length = length
     }
 

@@ -1,0 +1,109 @@
+import Testing
+
+@testable import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// EIO and ENOSPC at every file operation of a workload, one at a time (countdown style):
+/// each failure must surface as an error naming the operation and errno, the handle must
+/// refuse further writes (or, for a failure confined to a compaction's temporary file, stay
+/// fully usable), and reopening must give back a consistent journal holding everything that
+/// was acknowledged.
+@Suite("Fault injection")
+struct FaultInjectionTests {
+    static func options(_ injector: FaultInjector) -> JournalOptions {
+        var options = JournalOptions(
+            durability: .everyAcknowledgement, openStreams: .keepOpen(staleAfter: .seconds(3600)))
+        options.autoCompaction = nil
+        // Snapshots only when the workload asks, so every run makes the same calls in the
+        // same order on one thread.
+        options.snapshotInterval = 1 << 30
+        options.interposition = Interposition(interposer: injector)
+        return options
+    }
+
+    /// The operations a fault-free run performs.
+    static func baseline() -> [IOOperation] {
+        let directory = TestDirectory()
+        let injector = FaultInjector()
+        let workload = LedgerWorkload(path: directory.file("j"), options: options(injector))
+        let outcome = workload.run()
+        precondition(outcome == nil, "the fault-free workload failed: \(String(describing: outcome?.error))")
+        return injector.operations
+    }
+
+    @Test("the workload exercises every kind of operation and passes its own ledger check")
+    func baselineCoversEveryKind() {
+        let directory = TestDirectory()
+        let injector = FaultInjector()
+        let workload = LedgerWorkload(path: directory.file("j"), options: Self.options(injector))
+        #expect(workload.run() == nil)
+        let kinds = Set(injector.operations.map(\.kind))
+        #expect(
+            kinds.isSuperset(of: [
+                .open, .create, .write, .dataSync, .sync, .allocate, .zeroRange, .map, .link, .rename, .syncDirectory,
+            ]))
+        let ledger = workload.ledger.snapshot
+        #expect(ledger.finished["b"] == .completed && ledger.acknowledged["b"] == 22)
+        #expect(ledgerViolations(path: directory.file("j"), ledger: ledger, context: "baseline").isEmpty)
+    }
+
+    @Test("every operation fails once, with EIO and with ENOSPC", arguments: [EIO, ENOSPC])
+    func everyOperationFails(errno code: Int32) {
+        let injected = Errno(rawValue: code)
+        let total = Self.baseline().count
+        var surfaced = 0
+        for number in 0..<total {
+            let directory = TestDirectory()
+            let path = directory.file("j")
+            let injector = FaultInjector(failing: number, with: injected)
+            let workload = LedgerWorkload(path: path, options: Self.options(injector))
+            let outcome = workload.run()
+            guard let operation = injector.injected else {
+                Issue.record("operation \(number) of \(total) was never reached")
+                continue
+            }
+            let context = "\(injected) at operation \(number) (\(operation))"
+            if let (error, journal, step) = outcome {
+                surfaced += 1
+                guard case .io(let name, _, let reported) = error, reported == injected else {
+                    Issue.record("\(context): step \(step) threw \(error), expected an I/O error with \(injected)")
+                    journal.map { try? $0.close() }
+                    continue
+                }
+                #expect(!name.isEmpty && "\(error)".contains("\(injected)"), "\(context): \(error)")
+                if let journal {
+                    let probe = Result { () throws(JournalError) in try journal.createStream(StreamID(trusted: "probe"))
+                    }
+                    switch probe {
+                    case .success:
+                        // Only a failure confined to the compaction's temporary file leaves the
+                        // journal itself untouched and writable.
+                        #expect(step == "compact", "\(context): writes still accepted after \(error) in \(step)")
+                        do throws(JournalError) {
+                            try workload.continueAfterSurvivedFailure(journal)
+                        } catch {
+                            Issue.record("\(context): the handle accepted a stream but then failed: \(error)")
+                        }
+                    case .failure(let refusal):
+                        if case .poisoned = refusal {
+                        } else if case .closed = refusal {
+                        } else {
+                            Issue.record("\(context): a write after the failure threw \(refusal), expected poisoned")
+                        }
+                    }
+                    try? journal.close()
+                }
+            } else {
+                // The failure was absorbed: only removing a temporary file may be.
+                #expect(operation.kind == .unlink, "\(context): the failure was swallowed")
+            }
+            let violations = ledgerViolations(path: path, ledger: workload.ledger.snapshot, context: context)
+            for violation in violations { Issue.record(Comment(rawValue: violation)) }
+        }
+        print("fault injection \(injected): \(total) operations, \(surfaced) surfaced")
+        #expect(surfaced > total / 2)
+    }
+}

@@ -25,7 +25,7 @@ extension Journal {
 
     private func record<S: AsyncSequence>(
         _ chunks: S, into stream: StreamID,
-        bytes: (S.Element, (UnsafeRawBufferPointer) throws -> (Int, UInt64)) throws -> (Int, UInt64)
+        bytes: (S.Element, (UnsafeRawBufferPointer) throws -> (Int, LogPosition)) throws -> (Int, LogPosition)
     ) async throws -> StreamInfo {
         let everyAck = engine.options.durability == .everyAcknowledgement
         do {

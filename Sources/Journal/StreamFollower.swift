@@ -38,9 +38,11 @@ public struct StreamFollower: AsyncSequence, Sendable {
         var nextIndex: Int
         var cursor: ChunkCursor?
         var done = false
+        /// The stream's slot in the engine's table and the file epoch it belongs to.
+        var slot: (slot: Int, epoch: Int)?
 
-        /// The next event, or nil after `.finished` or when the task is cancelled. Throws
-        /// `unknownStream`, `corruption` (a damaged record; never a wrong chunk) or `closed`.
+        /// The next event: a chunk, or `.finished` once, then nil. Throws if the journal
+        /// closes or a record is damaged. Returns nil when the task is cancelled.
         public mutating func next() async throws -> StreamEvent? {
             while !done {
                 if Task.isCancelled {
@@ -56,18 +58,21 @@ public struct StreamFollower: AsyncSequence, Sendable {
                     }
                     cursor = nil
                 }
-                let state = try engine.followState(of: id)
-                if state.chunkCount > nextIndex {
-                    cursor = ChunkCursor(view: try engine.readView(of: id), from: nextIndex, path: engine.path)
-                    continue
-                }
-                if state.info.status.isFinished {
+                switch try engine.followStep(of: id, slot: slot, nextIndex: nextIndex) {
+                case .chunk(let chunk):
+                    nextIndex += 1
+                    return .chunk(chunk)
+                case .replay(let view):
+                    cursor = ChunkCursor(view: view, from: nextIndex, path: engine.path)
+                case .finished(let info):
                     done = true
-                    return .finished(state.info)
+                    return .finished(info)
+                case .wait(let slot, let epoch):
+                    self.slot = (slot, epoch)
+                    // Returns at once if the stream changed since the step; a closed journal
+                    // makes the next step throw.
+                    await engine.waitForStream(slot: slot, knownCount: nextIndex, epoch: epoch)
                 }
-                // Returns at once if the stream changed since `followState`; a closed journal
-                // makes the next `followState` throw.
-                await engine.waitForStream(slot: state.slot, knownCount: nextIndex, epoch: state.epoch)
             }
             return nil
         }
@@ -186,9 +191,9 @@ extension Journal {
     /// Follows `stream` from chunk `index`: replay, then live, then `.finished`.
     /// Throws `unknownStream` or `indexOutOfRange` (an index beyond the stored chunks).
     public func follow(_ stream: StreamID, from index: Int = 0) throws(JournalError) -> StreamFollower {
-        let state = try engine.followState(of: stream)
-        guard index >= 0, index <= state.chunkCount else {
-            throw .indexOutOfRange(stream, index: index, count: state.chunkCount)
+        let count = try engine.info(stream).chunkCount
+        guard index >= 0, index <= count else {
+            throw .indexOutOfRange(stream, index: index, count: count)
         }
         return StreamFollower(engine: engine, id: stream, start: index)
     }

@@ -462,7 +462,13 @@ enum Fixture {
 
     @Test func compactDropsDeletedAndOldFinishedStreamsAndDryRunChangesNothing() throws {
         try Fixture.prepare(path)
-        usleep(2_500_000)  // chat-2 and bin-3 finished over 2 s ago; fresh-5 finishes now.
+        let oldFinished = Date()
+        // Ages, not synchronisation: chat-2 and bin-3 finish 3 s before fresh-5.
+        usleep(3_000_000)
+        // A cutoff (whole seconds) at least 1 s younger than the old streams and, as long as
+        // the CLI starts within a second, older than fresh-5, however slowly the test runs
+        // (a sanitizer build is several times slower).
+        func olderThan() -> String { "\(Int(Date().timeIntervalSince(oldFinished)) - 1)s" }
         do {
             let options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600)))
             let journal = try Journal(path: path, options: options)
@@ -475,12 +481,12 @@ enum Fixture {
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let entries = try FileManager.default.contentsOfDirectory(atPath: directory.path)
 
-        let dry = cli("compact", "--older-than", "2s", "--dry-run")
+        let dry = cli("compact", "--older-than", olderThan(), "--dry-run")
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.hasPrefix("dry run: nothing was compacted"))
         #expect(dry.stdout.contains("would drop       2: chat-2, bin-3\n"), "\(dry.stdout)")
         #expect(dry.stdout.contains("deleted streams  "))
-        let dryJSON = try json(cli("compact", "--older-than=2s", "--dry-run", "-o", "json").stdout)
+        let dryJSON = try json(cli("compact", "--older-than=\(olderThan())", "--dry-run", "-o", "json").stdout)
         #expect(dryJSON["dryRun"] as? Bool == true)
         #expect(dryJSON["streamsDropped"] as? [String] == ["chat-2", "bin-3"])
         // The library counts deletions made since the journal was opened, so not chat-1 here.
@@ -488,7 +494,7 @@ enum Fixture {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "a dry run leaves the file as it was")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == entries)
 
-        let result = cli("compact", "--older-than", "2s", "-o", "json")
+        let result = cli("compact", "--older-than", olderThan(), "-o", "json")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty, "no progress bar when standard error is not a terminal")
         let report = try json(result.stdout)

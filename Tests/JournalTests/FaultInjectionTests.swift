@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import Journal
@@ -105,5 +106,50 @@ struct FaultInjectionTests {
         }
         print("fault injection \(injected): \(total) operations, \(surfaced) surfaced")
         #expect(surfaced > total / 2)
+    }
+
+    @Test("a failed group commit fails every appender waiting on it, and none hangs")
+    func failedGroupCommitFailsEveryWaiter() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j")
+        // The 30th fdatasync fails, while 16 threads wait for syncs.
+        let injector = FaultInjector(failing: 30, of: .dataSync)
+        var options = Self.options(injector)
+        options.openStreams = .interrupt
+        let journal = try Journal(path: path, options: options)
+        let threads = 16
+        let ids = try (0..<threads).map { try journal.createStream(StreamID("t\($0)")) }
+        let ledger = Ledger()
+        let errors = Mutex<[JournalError]>([])
+        onThreads(threads) { thread in
+            let name = "t\(thread)"
+            var index = 0
+            while true {
+                ledger.update { $0.attempted[name] = index + 1 }
+                do throws(JournalError) {
+                    _ = try journal.append(ledgerPayload(name, index), to: ids[thread])
+                } catch {
+                    errors.withLock { $0.append(error) }
+                    return
+                }
+                ledger.update { $0.acknowledged[name] = index + 1 }
+                index += 1
+            }
+        }
+        let seen = errors.withLock { $0 }
+        #expect(seen.count == threads, "every appender ends with an error")
+        #expect(seen.contains { if case .io(_, _, let code) = $0 { code == Errno(rawValue: EIO) } else { false } })
+        #expect(
+            seen.allSatisfy { error in
+                if case .io = error { return true }
+                if case .poisoned = error { return true }
+                return false
+            })
+        try? journal.close()
+        var state = ledger.snapshot
+        state.created = Set((0..<threads).map { "t\($0)" })
+        for violation in ledgerViolations(path: path, ledger: state, context: "failed group commit") {
+            Issue.record(Comment(rawValue: violation))
+        }
     }
 }

@@ -12,11 +12,14 @@ final class FaultInjector: IOInterposer {
 
     /// Number (from 0) of the operation to fail; nil only counts.
     let failing: Int?
+    /// When set, `failing` counts only operations of this kind.
+    let kind: IOOperation.Kind?
     let error: Errno
     private let state = Mutex(State())
 
-    init(failing: Int? = nil, with error: Errno = Errno(rawValue: 5)) {
+    init(failing: Int? = nil, of kind: IOOperation.Kind? = nil, with error: Errno = Errno(rawValue: 5)) {
         self.failing = failing
+        self.kind = kind
         self.error = error
     }
 
@@ -28,7 +31,10 @@ final class FaultInjector: IOInterposer {
     func willPerform(_ operation: IOOperation, descriptor: Int32) throws(Errno) {
         let fail = state.withLock { state -> Bool in
             state.operations.append(operation)
-            guard state.operations.count - 1 == failing else { return false }
+            let number =
+                kind.map { kind in state.operations.lazy.filter { $0.kind == kind }.count - 1 }
+                ?? state.operations.count - 1
+            guard number == failing, kind == nil || operation.kind == kind else { return false }
             state.injected = operation
             return true
         }

@@ -10,22 +10,58 @@ extension JournalEngine {
     /// someone follows it (FORMAT.md §10: readers poll the committed end).
     static let pollIntervalNanoseconds: UInt64 = 5_000_000
 
-    /// What a stream follower needs to decide its next step.
-    struct FollowState {
-        let chunkCount: Int
-        let info: StreamInfo
-        let slot: Int
-        /// Slots are only meaningful within one file: see `fileEpoch`.
-        let epoch: Int
+    /// A stream follower's next step, decided under one lock acquisition.
+    enum FollowStep {
+        /// The next chunk (the common live case: exactly one new chunk, found through the
+        /// stream's last-record offset without walking any pointer).
+        case chunk(Chunk)
+        /// Several chunks are ready: read them with a cursor.
+        case replay(ReadView)
+        /// The stream has ended and every chunk was seen.
+        case finished(StreamInfo)
+        /// Nothing new; wait on `slot` (meaningful only within `epoch`, see `fileEpoch`).
+        case wait(slot: Int, epoch: Int)
     }
 
-    func followState(of id: StreamID) throws(JournalError) -> FollowState {
-        try lock.withLock { () throws(JournalError) in
-            try refreshLocked()
-            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
-            let entry = table[slot]
-            return FollowState(chunkCount: Int(entry.chunkCount), info: entry.info, slot: slot, epoch: fileEpoch)
+    /// Where a follower that has seen `nextIndex` chunks goes next. `slot`, when given with
+    /// the current epoch, spares hashing the id.
+    func followStep(of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int) throws(JournalError)
+        -> FollowStep
+    {
+        try lock.withLock { () throws(JournalError) in try followStepLocked(of: id, slot: hint, nextIndex: nextIndex) }
+    }
+
+    private func followStepLocked(of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int)
+        throws(JournalError) -> FollowStep
+    {
+        // Throws `closed` once the journal is closed (a reader also catches up here).
+        try refreshLocked()
+        let slot: Int
+        if let hint, hint.epoch == fileEpoch, hint.slot < table.count, !table[hint.slot].isDeleted {
+            slot = hint.slot
+        } else {
+            guard let found = table.slot(of: id) else { throw .unknownStream(id) }
+            slot = found
         }
+        let count = Int(table[slot].chunkCount)
+        if count == nextIndex + 1 && table[slot].status == .open {
+            // The stream's latest record is this chunk.
+            let offset = table[slot].lastOffset
+            let header = region.bytes(at: offset, count: RecordField.size)
+            return .chunk(
+                Chunk(
+                    index: nextIndex, timestamp: header.le(RecordField.timestamp, as: Int64.self), region: region,
+                    bodyOffset: offset + UInt64(RecordField.size),
+                    count: Int(header.le(RecordField.bodyLength, as: UInt32.self))
+                ))
+        }
+        if count > nextIndex {
+            let entry = table[slot]
+            return .replay(
+                ReadView(region: region, end: end, entry: entry, lastChunk: try lastChunkOffsetLocked(entry)))
+        }
+        if table[slot].status.isFinished { return .finished(table[slot].info) }
+        return .wait(slot: slot, epoch: fileEpoch)
     }
 
     /// Suspends until stream `slot` has more than `knownCount` chunks or has finished, the
@@ -43,8 +79,8 @@ extension JournalEngine {
         await wait(slot: nil, known: knownEnd) { engine in engine.end > knownEnd || engine.fileEpoch != epoch }
     }
 
-    private func wait(slot: Int?, known: UInt64, satisfied: @escaping (JournalEngine) -> Bool) async {
-        let id = lock.withLock { waiters.makeID() }
+    private func wait(slot: Int?, known: UInt64, satisfied: (JournalEngine) -> Bool) async {
+        let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 lock.withLock {
@@ -60,7 +96,7 @@ extension JournalEngine {
                 }
             }
         } onCancel: {
-            lock.withLock { waiters.remove(id)?.wake.fire() }
+            lock.withLock { waiters.remove(id, slot: slot)?.wake.fire() }
         }
     }
 
@@ -72,7 +108,7 @@ extension JournalEngine {
         try lock.withLock { () throws(JournalError) in
             try refreshLocked()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
-            let token = waiters.makeID()
+            let token = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
             let entry = table[slot]
             if Int(entry.chunkCount) > knownCount || entry.status.isFinished {
                 callback()

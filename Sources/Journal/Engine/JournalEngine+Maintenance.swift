@@ -115,7 +115,7 @@ extension JournalEngine {
     }
 
     private func finishIfStale(_ id: StreamID, cutoff: Int64, reason: String) throws(JournalError) {
-        let ackEnd: UInt64? = try lock.withLock { () throws(JournalError) in
+        let ackEnd: LogPosition? = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             guard let slot = table.slot(of: id), table[slot].status == .open, table[slot].updatedAt <= cutoff else {
                 return nil
@@ -129,7 +129,7 @@ extension JournalEngine {
             }
             table[slot].noteFinish(.interrupted, reason: reason, at: offset, timestamp: now)
             if !waiters.isEmpty { waiters.wake(slot: slot) }
-            return end
+            return endPosition
         }
         if let ackEnd { try acknowledge(ackEnd) }
     }

@@ -54,8 +54,8 @@ extension JournalEngine {
 
     /// Waits until an acknowledgement is as durable as the policy promises.
     @inline(__always)
-    func acknowledge(_ offsetEnd: UInt64) throws(JournalError) {
-        if case .everyAcknowledgement = options.durability { try makeDurable(upTo: offsetEnd) }
+    func acknowledge(_ position: LogPosition) throws(JournalError) {
+        if case .everyAcknowledgement = options.durability { try makeDurable(upTo: position) }
     }
 
     // MARK: Streams
@@ -68,7 +68,7 @@ extension JournalEngine {
         if metadata.keys.contains(where: { $0.utf8.count > Int(UInt16.max) }) {
             throw .metadataTooLarge(size: body.count, limit: Int(UInt16.max))
         }
-        let ackEnd: UInt64 = try lock.withLock { () throws(JournalError) in
+        let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             if table.slot(of: id) != nil { throw .duplicateStream(id) }
             let number = table.highestNumber + 1
@@ -83,7 +83,7 @@ extension JournalEngine {
                     finishedAt: 0, reason: nil,
                     blockStarts: []))
             if !waiters.isEmpty { waiters.wakeGlobal() }
-            return end
+            return endPosition
         }
         try acknowledge(ackEnd)
     }
@@ -92,7 +92,8 @@ extension JournalEngine {
     func append(
         _ count: Int, to id: StreamID, chunk: (Int) -> UnsafeRawBufferPointer
     ) throws(JournalError) -> Int {
-        let (first, ackEnd): (Int, UInt64) = try lock.withLock { () throws(JournalError) in
+        let (first, ackEnd, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
+            () throws(JournalError) in
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -102,9 +103,10 @@ extension JournalEngine {
             }
             let first = Int(entry.chunkCount)
             for i in 0..<count { try appendChunkLocked(slot: slot, chunk(i)) }
-            if !waiters.isEmpty { waiters.wake(slot: slot) }
-            return (first, end)
+            return (first, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
         }
+        // Followers wake after the lock is released: they need it to read.
+        bells?.ring()
         try acknowledge(ackEnd)
         return first
     }
@@ -124,7 +126,8 @@ extension JournalEngine {
     /// The idempotent append: stores `bytes` as chunk `index` unless that chunk already holds
     /// exactly these bytes. Returns true when it stored, false for a duplicate.
     func append(_ bytes: UnsafeRawBufferPointer, to id: StreamID, at index: Int) throws(JournalError) -> Bool {
-        let (stored, ackEnd): (Bool, UInt64) = try lock.withLock { () throws(JournalError) in
+        let (stored, ackEnd, bells): (Bool, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
+            () throws(JournalError) in
             if isClosed { throw .closed(path: path) }
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -134,7 +137,7 @@ extension JournalEngine {
                     entry, index: index, end: end, lastChunk: lastChunkOffsetLocked(entry))
                 let existing = region.bytes(at: offset + UInt64(RecordField.size), count: Int(bodyLength(at: offset)))
                 guard existing.elementsEqual(bytes) else { throw .chunkConflict(id, index: index) }
-                return (false, end)
+                return (false, endPosition, nil)
             }
             try checkWritable()
             guard entry.status == .open else { throw .streamFinished(id, status: entry.status) }
@@ -143,9 +146,9 @@ extension JournalEngine {
                 throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
             }
             try appendChunkLocked(slot: slot, bytes)
-            if !waiters.isEmpty { waiters.wake(slot: slot) }
-            return (true, end)
+            return (true, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
         }
+        bells?.ring()
         // A duplicate is acknowledged only once the original is as durable as a fresh append.
         try acknowledge(ackEnd)
         return stored
@@ -154,14 +157,14 @@ extension JournalEngine {
     /// Writes a terminal record.
     @discardableResult
     func finish(_ id: StreamID, status: StreamStatus, reason: String?, durable: Bool = true) throws(JournalError)
-        -> UInt64
+        -> LogPosition
     {
         let type = RecordType(terminal: status)!
         let body = Array((reason ?? "").utf8)
         if body.count > options.maxChunkSize {
             throw .chunkTooLarge(size: body.count, limit: options.maxChunkSize)
         }
-        let ackEnd: UInt64 = try lock.withLock { () throws(JournalError) in
+        let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -174,7 +177,7 @@ extension JournalEngine {
             }
             table[slot].noteFinish(status, reason: reason, at: offset, timestamp: now)
             if !waiters.isEmpty { waiters.wake(slot: slot) }
-            return end
+            return endPosition
         }
         if durable { try acknowledge(ackEnd) }
         return ackEnd
@@ -183,7 +186,7 @@ extension JournalEngine {
     /// Deletes a stream (open or ended): readers get `unknownStream` from now on, followers
     /// end with that error, the id may be used again, and compaction reclaims its records.
     func deleteStream(_ id: StreamID) throws(JournalError) {
-        let ackEnd: UInt64 = try lock.withLock { () throws(JournalError) in
+        let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -192,7 +195,7 @@ extension JournalEngine {
                 timestamp: Clock.wallMicroseconds(), body: UnsafeRawBufferPointer(start: nil, count: 0))
             table.markDeleted(slot: slot)
             if !waiters.isEmpty { waiters.wake(slot: slot) }
-            return end
+            return endPosition
         }
         try acknowledge(ackEnd)
     }
@@ -200,52 +203,87 @@ extension JournalEngine {
     // MARK: Durability
 
     /// Returns once every byte below `target` has been covered by a successful `fdatasync`.
-    /// The first caller to find no sync in flight runs one for everything written so far;
-    /// the others wait for it (group commit). A failed sync poisons the handle: the kernel may
-    /// have dropped the dirty pages, so retrying could report success for lost data.
-    func makeDurable(upTo target: UInt64) throws(JournalError) {
+    ///
+    /// Group commit: the first caller to find no sync in flight leads one for everything
+    /// written so far; callers arriving meanwhile queue a ticket and sleep. When the sync
+    /// returns, the leader hands the next sync to the first uncovered ticket (so it covers
+    /// everything appended during this one) before waking the tickets it covered, then
+    /// returns. A failed sync poisons the handle and fails every ticket: the kernel may have
+    /// dropped the dirty pages, so retrying could report success for lost data.
+    func makeDurable(upTo target: LogPosition) throws(JournalError) {
         lock.lock()
-        defer { lock.unlock() }
-        let epoch = fileEpoch
-        while syncedEnd < target {
-            // A compaction swapped files: everything written before it is in the synced new
-            // file, and offsets of the old file mean nothing in the new one.
-            if fileEpoch != epoch { return }
-            if let failure { throw failure }
-            if isClosed { throw .closed(path: path) }
-            if syncInFlight {
-                lock.wait()
-                continue
-            }
-            syncInFlight = true
-            let goal = end
-            let descriptor = fd
+        // A compaction swap since the records were written: everything written before it is
+        // in the synced new file.
+        if target.epoch != fileEpoch || syncedEnd >= target.offset {
             lock.unlock()
-            let started = Clock.monotonicNanoseconds()
-            var syncError: Errno?
-            do { try descriptor.dataSync() } catch { syncError = error }
-            let elapsed = Clock.monotonicNanoseconds() - started
-            lock.lock()
-            syncInFlight = false
-            statistics.syncs += 1
-            statistics.syncNanoseconds += elapsed
-            if let syncError {
-                let error = poison(.io(operation: "fdatasync", path: path, errno: syncError))
-                resumeDurabilityWaitersLocked()
-                lock.broadcast()
-                throw error
+            return
+        }
+        if let failure {
+            lock.unlock()
+            throw failure
+        }
+        if isClosed {
+            lock.unlock()
+            throw .closed(path: path)
+        }
+        if syncInFlight {
+            let ticket = DurabilityTicket(target: target.offset)
+            syncQueue.append(ticket)
+            lock.unlock()
+            switch ticket.wait() {
+            case .covered, .pending: return
+            case .failed(let error): throw error
+            case .lead: lock.lock()  // the sync slot was reserved for this thread
             }
-            syncedEnd = max(syncedEnd, goal)
+        } else {
+            syncInFlight = true
+        }
+        defer { lock.unlock() }
+        try leadSyncLocked()
+    }
+
+    /// Runs one `fdatasync` of everything written so far, then resolves the queue; called
+    /// with the lock held and `syncInFlight` set by (or for) this thread.
+    private func leadSyncLocked() throws(JournalError) {
+        let goal = end
+        let descriptor = fd
+        lock.unlock()
+        let started = Clock.monotonicNanoseconds()
+        var syncError: Errno?
+        do { try descriptor.dataSync() } catch { syncError = error }
+        let elapsed = Clock.monotonicNanoseconds() - started
+        lock.lock()
+        statistics.syncs += 1
+        statistics.syncNanoseconds += elapsed
+        if let syncError {
+            syncInFlight = false
+            let error = poison(.io(operation: "fdatasync", path: path, errno: syncError))
+            let queued = syncQueue
+            syncQueue.removeAll()
+            for ticket in queued { ticket.resolve(.failed(error)) }
             resumeDurabilityWaitersLocked()
             lock.broadcast()
+            throw error
         }
+        syncedEnd = max(syncedEnd, goal)
+        // The next leader first, so its sync starts while the covered threads wake.
+        let covered = syncQueue.filter { $0.target <= syncedEnd }
+        syncQueue.removeAll { $0.target <= syncedEnd }
+        if syncQueue.isEmpty {
+            syncInFlight = false
+        } else {
+            syncQueue.removeFirst().resolve(.lead)
+        }
+        for ticket in covered { ticket.resolve(.covered) }
+        resumeDurabilityWaitersLocked()
+        lock.broadcast()
     }
 
     /// Syncs everything written so far.
     func sync() throws(JournalError) {
         let target = try lock.withLock { () throws(JournalError) in
             if isClosed { throw .closed(path: path) }
-            return end
+            return endPosition
         }
         if writable { try makeDurable(upTo: target) }
     }
@@ -263,7 +301,7 @@ extension JournalEngine {
             bytesSinceSnapshot = 0
             return (offset, end - offset, fileEpoch)
         }
-        try makeDurable(upTo: offset + length)
+        try makeDurable(upTo: LogPosition(offset: offset + length, epoch: epoch))
         try lock.withLock { () throws(JournalError) in
             try checkWritable()
             // A compaction swapped files meanwhile and wrote its own snapshot: this one was
@@ -290,10 +328,12 @@ extension JournalEngine {
 /// `fdatasync`; the maintenance thread runs the sync for them.
 extension JournalEngine {
     /// Suspends until a sync covers `target` (or the handle fails).
-    func awaitDurable(upTo target: UInt64) async throws(JournalError) {
+    func awaitDurable(upTo position: LogPosition) async throws(JournalError) {
+        let target = position.offset
         let error: JournalError? = await withUnsafeContinuation { continuation in
             lock.withLock {
-                if syncedEnd >= target {
+                // A compaction swap since: the records are in the synced new file.
+                if position.epoch != fileEpoch || syncedEnd >= target {
                     continuation.resume(returning: nil)
                 } else if let failure {
                     continuation.resume(returning: failure)
@@ -325,9 +365,10 @@ extension JournalEngine {
 
     /// Appends without waiting for durability; returns (first index, end to make durable).
     func appendWithoutAcknowledging(_ bytes: UnsafeRawBufferPointer, to id: StreamID) throws(JournalError) -> (
-        Int, UInt64
+        Int, LogPosition
     ) {
-        try lock.withLock { () throws(JournalError) in
+        let (index, position, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
+            () throws(JournalError) in
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -336,8 +377,9 @@ extension JournalEngine {
                 throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
             }
             try appendChunkLocked(slot: slot, bytes)
-            if !waiters.isEmpty { waiters.wake(slot: slot) }
-            return (Int(entry.chunkCount), end)
+            return (Int(entry.chunkCount), endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
         }
+        bells?.ring()
+        return (index, position)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -35,12 +37,18 @@ final class JournalEngine: @unchecked Sendable {
     var failure: JournalError?
     var isClosed = false
     var syncedEnd: UInt64
+    /// Set while a group-commit leader runs `fdatasync` (or is woken to run the next one).
     var syncInFlight = false
+    /// Threads waiting for a sync in flight to finish, oldest first (non-empty only while
+    /// `syncInFlight`).
+    var syncQueue: [DurabilityTicket] = []
     var bytesSinceSnapshot: UInt64 = 0
     var stopMaintenance = false
     var maintenanceThread: pthread_t?
     var statistics = EngineStatistics()
     var waiters = WaiterTable()
+    /// Waiter ids, drawn without the lock.
+    let waiterIDs = Atomic<UInt64>(1)
     /// Incremented by every compaction swap (and by a reader noticing one).
     var fileEpoch = 0
     /// The last swap: where the old log ended and where the new file's appends start.
@@ -80,6 +88,9 @@ final class JournalEngine: @unchecked Sendable {
             fd.close()
         }
     }
+
+    /// The log end as a durability target; lock held.
+    var endPosition: LogPosition { LogPosition(offset: end, epoch: fileEpoch) }
 
     /// The I/O seam from the options (tests only).
     var interposer: (any IOInterposer)? { options.interposition?.interposer }
@@ -262,7 +273,7 @@ final class JournalEngine: @unchecked Sendable {
         for id in interrupted {
             try finish(id, status: .interrupted, reason: reason, durable: false)
         }
-        if !interrupted.isEmpty { try makeDurable(upTo: end) }
+        if !interrupted.isEmpty { try makeDurable(upTo: endPosition) }
         report.interruptedStreams = interrupted
         report.streamsKeptOpen = kept
         // A long tail means the last writer died long after its last snapshot; snapshot now

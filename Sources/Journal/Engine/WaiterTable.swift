@@ -2,7 +2,10 @@
 /// engine's lock.
 ///
 /// Followers read chunks from the mapping themselves; a waiter is only a doorbell, so a
-/// thousand followers cost one continuation each, not a copy of every chunk.
+/// thousand followers cost one continuation each, not a copy of every chunk. Waiters are
+/// kept in one array per stream: an append takes the whole array in one move, and the
+/// appender rings the doorbells after releasing the lock, so a thousand followers neither
+/// cost a thousand hash-table removals nor keep the lock held while they are enqueued.
 struct WaiterTable {
     struct Waiter {
         let id: UInt64
@@ -17,8 +20,8 @@ struct WaiterTable {
     enum Wake {
         /// A suspended task.
         case continuation(UnsafeContinuation<Void, Never>)
-        /// An event loop's callback: runs with the engine locked, so it only signals (writes
-        /// an eventfd, posts a semaphore) and never calls the journal.
+        /// An event loop's callback: it only signals (writes an eventfd, posts a semaphore)
+        /// and never calls the journal, so it may run with or without the engine locked.
         case callback(@Sendable () -> Void)
 
         func fire() {
@@ -29,68 +32,105 @@ struct WaiterTable {
         }
     }
 
-    private(set) var byID: [UInt64: Waiter] = [:]
-    private var bySlot: [Int: Set<UInt64>] = [:]
-    private var global: Set<UInt64> = []
-    private var nextID: UInt64 = 1
+    /// Waiters taken from the table, to be woken once the lock is released.
+    struct Doorbells {
+        fileprivate var stream: [Waiter] = []
+        fileprivate var global: [Waiter] = []
 
-    var isEmpty: Bool { byID.isEmpty }
-    var count: Int { byID.count }
-
-    mutating func makeID() -> UInt64 {
-        defer { nextID += 1 }
-        return nextID
+        /// Wakes every taken waiter.
+        func ring() {
+            for waiter in stream { waiter.wake.fire() }
+            for waiter in global { waiter.wake.fire() }
+        }
     }
+
+    private var bySlot: [Int: [Waiter]] = [:]
+    private var global: [Waiter] = []
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
 
     mutating func add(_ waiter: Waiter) {
-        byID[waiter.id] = waiter
         if let slot = waiter.slot {
-            bySlot[slot, default: []].insert(waiter.id)
+            bySlot[slot, default: []].append(waiter)
         } else {
-            global.insert(waiter.id)
+            global.append(waiter)
         }
+        count += 1
     }
 
-    /// Removes and returns the waiter, if it is still waiting.
-    mutating func remove(_ id: UInt64) -> Waiter? {
-        guard let waiter = byID.removeValue(forKey: id) else { return nil }
-        if let slot = waiter.slot {
-            bySlot[slot]?.remove(id)
-            if bySlot[slot]?.isEmpty == true { bySlot[slot] = nil }
-        } else {
-            global.remove(id)
+    /// Removes and returns the waiter, if it is still waiting. `slot` narrows the search
+    /// (cancellation of a stream follower knows it); nil searches everything.
+    mutating func remove(_ id: UInt64, slot: Int? = nil) -> Waiter? {
+        if let slot, let found = bySlot[slot]?.firstIndex(where: { $0.id == id }) {
+            count -= 1
+            let waiter = bySlot[slot]!.remove(at: found)
+            if bySlot[slot]!.isEmpty { bySlot[slot] = nil }
+            return waiter
         }
-        return waiter
+        if let found = global.firstIndex(where: { $0.id == id }) {
+            count -= 1
+            return global.remove(at: found)
+        }
+        if slot == nil {
+            for (key, list) in bySlot where list.contains(where: { $0.id == id }) {
+                return remove(id, slot: key)
+            }
+        }
+        return nil
     }
 
-    /// Resumes everyone waiting on `slot` and every journal-wide waiter: the stream changed.
+    /// Takes everyone waiting on `slot` and every journal-wide waiter (the stream changed);
+    /// the caller rings them, after unlocking when it can.
+    mutating func take(slot: Int) -> Doorbells {
+        var bells = Doorbells()
+        if let list = bySlot.removeValue(forKey: slot) {
+            count -= list.count
+            bells.stream = list
+        }
+        if !global.isEmpty {
+            count -= global.count
+            bells.global = global
+            global.removeAll(keepingCapacity: true)
+        }
+        return bells
+    }
+
+    /// Wakes, under the lock, everyone waiting on `slot` and every journal-wide waiter.
     /// Resuming only enqueues the task, so doing it under the lock cannot re-enter it.
-    mutating func wake(slot: Int) {
-        if let ids = bySlot.removeValue(forKey: slot) {
-            for id in ids { byID.removeValue(forKey: id)?.wake.fire() }
-        }
-        wakeGlobal()
-    }
+    mutating func wake(slot: Int) { take(slot: slot).ring() }
 
     mutating func wakeGlobal() {
         if global.isEmpty { return }
-        for id in global { byID.removeValue(forKey: id)?.wake.fire() }
+        count -= global.count
+        for waiter in global { waiter.wake.fire() }
         global.removeAll(keepingCapacity: true)
     }
 
     /// Resumes the waiters whose condition `changed` says has changed (the read-only poller).
     mutating func wake(where changed: (Waiter) -> Bool) {
-        for waiter in Array(byID.values) where changed(waiter) {
-            _ = remove(waiter.id)
-            waiter.wake.fire()
+        var woken: [Waiter] = []
+        for (slot, list) in bySlot {
+            let (fire, keep) = (list.filter(changed), list.filter { !changed($0) })
+            if fire.isEmpty { continue }
+            woken += fire
+            bySlot[slot] = keep.isEmpty ? nil : keep
         }
+        let fire = global.filter(changed)
+        if !fire.isEmpty {
+            woken += fire
+            global.removeAll(where: changed)
+        }
+        count -= woken.count
+        for waiter in woken { waiter.wake.fire() }
     }
 
     /// Resumes everyone (close).
     mutating func wakeAll() {
-        for waiter in byID.values { waiter.wake.fire() }
-        byID.removeAll()
+        for list in bySlot.values { for waiter in list { waiter.wake.fire() } }
+        for waiter in global { waiter.wake.fire() }
         bySlot.removeAll()
         global.removeAll()
+        count = 0
     }
 }

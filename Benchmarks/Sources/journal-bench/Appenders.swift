@@ -63,11 +63,11 @@ enum JournalAppendMode {
 /// Appends `shape` to a new journal at `path` and closes it. The timed part matches
 /// sqlite_bench.c: create every stream (with a request id in its metadata, as the metadata
 /// row has), the round-robin appends, and completing each stream when its last chunk is in.
-/// Opening and closing the file are outside it, as in sqlite_bench.c. `snapshotInterval`
-/// overrides the default (64 MiB) for diagnosis only.
+/// Opening and closing the file are outside it, as in sqlite_bench.c; `measured` wraps
+/// exactly the timed part. `snapshotInterval` overrides the default (64 MiB) for diagnosis only.
 func appendToJournal(
     _ shape: AppendShape, path: String, durability: Durability, mode: JournalAppendMode,
-    snapshotInterval: Int? = nil
+    snapshotInterval: Int? = nil, measured: MeasuredSection = runDirectly
 ) throws -> AppendRun {
     var options = JournalOptions()
     options.durability = durability
@@ -81,38 +81,40 @@ func appendToJournal(
     var wrongIndex: String?
 
     let watch = Stopwatch()
-    for s in 0..<shape.streams {
-        try journal.createStream(streamIDs[s], metadata: ["request_id": requestRNG.nanoid()])
-    }
-    var remaining = shape.streams
-    var current = 0
-    while remaining > 0 {
-        let s = current
-        current = (current + 1) % shape.streams
-        if next[s] >= shape.chunksPerStream { continue }
-        let n = min(shape.batch, shape.chunksPerStream - next[s])
-        switch mode {
-        case .perChunk:
-            for k in 0..<n {
-                let body = shape.bodies.body(stream: s, index: next[s] + k)
-                let index = try journal.append(bytes: body, to: streamIDs[s])
-                if index != next[s] + k && wrongIndex == nil {
-                    wrongIndex = "append returned index \(index), expected \(next[s] + k) (stream \(s))"
-                }
-                payload += body.count
-            }
-        case .perBatch:
-            let chunks = (0..<n).map { Array(shape.bodies.body(stream: s, index: next[s] + $0)) }
-            let range = try journal.append(contentsOf: chunks, to: streamIDs[s])
-            if range != next[s]..<next[s] + n && wrongIndex == nil {
-                wrongIndex = "append(contentsOf:) returned \(range), expected \(next[s]..<next[s] + n)"
-            }
-            payload += chunks.reduce(0) { $0 + $1.count }
+    try measured {
+        for s in 0..<shape.streams {
+            try journal.createStream(streamIDs[s], metadata: ["request_id": requestRNG.nanoid()])
         }
-        next[s] += n
-        if next[s] >= shape.chunksPerStream {
-            try journal.complete(streamIDs[s])
-            remaining -= 1
+        var remaining = shape.streams
+        var current = 0
+        while remaining > 0 {
+            let s = current
+            current = (current + 1) % shape.streams
+            if next[s] >= shape.chunksPerStream { continue }
+            let n = min(shape.batch, shape.chunksPerStream - next[s])
+            switch mode {
+            case .perChunk:
+                for k in 0..<n {
+                    let body = shape.bodies.body(stream: s, index: next[s] + k)
+                    let index = try journal.append(bytes: body, to: streamIDs[s])
+                    if index != next[s] + k && wrongIndex == nil {
+                        wrongIndex = "append returned index \(index), expected \(next[s] + k) (stream \(s))"
+                    }
+                    payload += body.count
+                }
+            case .perBatch:
+                let chunks = (0..<n).map { Array(shape.bodies.body(stream: s, index: next[s] + $0)) }
+                let range = try journal.append(contentsOf: chunks, to: streamIDs[s])
+                if range != next[s]..<next[s] + n && wrongIndex == nil {
+                    wrongIndex = "append(contentsOf:) returned \(range), expected \(next[s]..<next[s] + n)"
+                }
+                payload += chunks.reduce(0) { $0 + $1.count }
+            }
+            next[s] += n
+            if next[s] >= shape.chunksPerStream {
+                try journal.complete(streamIDs[s])
+                remaining -= 1
+            }
         }
     }
     let seconds = watch.seconds
@@ -124,13 +126,14 @@ func appendToJournal(
 /// Appends `shape` to a new SQLite database at `path` the way ResumableStream does and closes
 /// it: `start()` per stream (autocommit insert), one transaction per batch of 10 chunks,
 /// `complete()` per stream (autocommit update). Timed as sqlite_bench.c times it: the close
-/// (WAL checkpoint) is outside.
+/// (WAL checkpoint) is outside; `measured` wraps exactly the timed part.
 ///
 /// `transactionEvery > 1` is only for building read-only data sets quickly: it puts that many
 /// batches (and the starts and completes) in one transaction. The rows, their insertion order
 /// and hence the B-tree layout are the same; only the number of commits differs.
 func appendToSQLite(
-    _ shape: AppendShape, path: String, synchronous: String, layout: SQLiteLayout, transactionEvery: Int = 1
+    _ shape: AppendShape, path: String, synchronous: String, layout: SQLiteLayout, transactionEvery: Int = 1,
+    measured: MeasuredSection = runDirectly
 ) throws -> AppendRun {
     let store = try ResumableStreamStore(path: path, synchronous: synchronous, layout: layout)
     let ids = workloadStreamIDs(shape.streams)
@@ -141,35 +144,37 @@ func appendToSQLite(
     var batches = 0
 
     let watch = Stopwatch()
-    if grouped { try store.db.exec("begin") }
-    for s in 0..<shape.streams { try store.start(stream: ids.bytes(s)) }
-    var remaining = shape.streams
-    var current = 0
-    while remaining > 0 {
-        let s = current
-        current = (current + 1) % shape.streams
-        if next[s] >= shape.chunksPerStream { continue }
-        let n = min(shape.batch, shape.chunksPerStream - next[s])
-        let first = next[s]
-        if !grouped { try store.db.exec("begin") }
-        try store.insertBatch(stream: ids.bytes(s), first: first, count: n, segment: segment[s]) { k in
-            shape.bodies.body(stream: s, index: first + k)
+    try measured {
+        if grouped { try store.db.exec("begin") }
+        for s in 0..<shape.streams { try store.start(stream: ids.bytes(s)) }
+        var remaining = shape.streams
+        var current = 0
+        while remaining > 0 {
+            let s = current
+            current = (current + 1) % shape.streams
+            if next[s] >= shape.chunksPerStream { continue }
+            let n = min(shape.batch, shape.chunksPerStream - next[s])
+            let first = next[s]
+            if !grouped { try store.db.exec("begin") }
+            try store.insertBatch(stream: ids.bytes(s), first: first, count: n, segment: segment[s]) { k in
+                shape.bodies.body(stream: s, index: first + k)
+            }
+            if grouped {
+                batches += 1
+                if batches % transactionEvery == 0 { try store.db.exec("commit; begin") }
+            } else {
+                try store.db.exec("commit")
+            }
+            for k in 0..<n { payload += shape.bodies.body(stream: s, index: first + k).count }
+            segment[s] += 1
+            next[s] += n
+            if next[s] >= shape.chunksPerStream {
+                try store.complete(stream: ids.bytes(s))
+                remaining -= 1
+            }
         }
-        if grouped {
-            batches += 1
-            if batches % transactionEvery == 0 { try store.db.exec("commit; begin") }
-        } else {
-            try store.db.exec("commit")
-        }
-        for k in 0..<n { payload += shape.bodies.body(stream: s, index: first + k).count }
-        segment[s] += 1
-        next[s] += n
-        if next[s] >= shape.chunksPerStream {
-            try store.complete(stream: ids.bytes(s))
-            remaining -= 1
-        }
+        if grouped { try store.db.exec("commit") }
     }
-    if grouped { try store.db.exec("commit") }
     let seconds = watch.seconds
     try store.close()
     return AppendRun(seconds: seconds, chunks: shape.totalChunks, payloadBytes: payload)

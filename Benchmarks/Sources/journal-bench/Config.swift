@@ -42,6 +42,11 @@ struct BenchConfig {
     /// are deleted) and how many compactions (each on a freshly built journal).
     var compactionShape: (streams: Int, chunks: Int)
     var compactionRuns: Int
+    /// `--instructions`: the data set (streams, chunks per stream) of 40-byte chunks appended
+    /// and replayed under callgrind, and how often each count is taken (the counts are
+    /// deterministic; a second run shows that they are).
+    var instructionShape: (streams: Int, chunks: Int)
+    var instructionReps: Int
 
     /// The measurement run (about 6-8 minutes on 2 cores).
     static let full = BenchConfig(
@@ -56,7 +61,8 @@ struct BenchConfig {
         recoveryTails: [4 << 20, 60 << 20], recoverySQLiteCap: 100_000,
         sizeShapes: [(100, 1000), (10_000, 100)],
         followers: 1000, followLatencySeconds: 5, followBurstChunks: 2000,
-        compactionShape: (1000, 1000), compactionRuns: 5)
+        compactionShape: (1000, 1000), compactionRuns: 5,
+        instructionShape: (100, 100), instructionReps: 2)
 
     /// The smoke test.
     static let quickRun = BenchConfig(
@@ -71,7 +77,8 @@ struct BenchConfig {
         recoveryTails: [1 << 20, 8 << 20], recoverySQLiteCap: 10_000,
         sizeShapes: [(100, 100)],
         followers: 100, followLatencySeconds: 1, followBurstChunks: 200,
-        compactionShape: (100, 200), compactionRuns: 2)
+        compactionShape: (100, 200), compactionRuns: 2,
+        instructionShape: (20, 20), instructionReps: 1)
 }
 
 /// The workloads, by their `--only` names, in run order.

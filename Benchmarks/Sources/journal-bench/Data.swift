@@ -113,7 +113,8 @@ final class BodySource: @unchecked Sendable {
             let symbols = NanoID.alphabet.filter { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "_") }
             var rng = XorShift64(seed: 42)
             for i in 0..<capacity {
-                storage.storeBytes(of: symbols[Int(rng.next() % UInt64(symbols.count))], toByteOffset: i, as: UInt8.self)
+                storage.storeBytes(
+                    of: symbols[Int(rng.next() % UInt64(symbols.count))], toByteOffset: i, as: UInt8.self)
             }
         }
     }

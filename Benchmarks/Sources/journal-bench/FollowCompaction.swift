@@ -116,7 +116,10 @@ func runFollow(_ ctx: BenchContext) throws {
     let rate = 50.0
     let latencySeconds = ctx.config.followLatencySeconds
     let burst = ctx.config.followBurstChunks
-    var p50: [Double] = [], p99: [Double] = [], pmax: [Double] = [], throughput: [Double] = []
+    var p50: [Double] = []
+    var p99: [Double] = []
+    var pmax: [Double] = []
+    var throughput: [Double] = []
     var problems: [String] = []
     for _ in 0..<ctx.reps {
         let path = ctx.scratch.file("f.journal")
@@ -183,11 +186,14 @@ func runFollow(_ ctx: BenchContext) throws {
     let label = "\(grouped(followers)) in-process followers"
     let lat = "follow latency (append -> follower), \(label), 50 chunks/s x \(Int(latencySeconds)) s, none"
     ctx.report.add(
-        ResultRow(group: "follow", workload: "\(lat), p50", metric: .duration, journal: Samples(values: p50), sqlite: nil))
+        ResultRow(
+            group: "follow", workload: "\(lat), p50", metric: .duration, journal: Samples(values: p50), sqlite: nil))
     ctx.report.add(
-        ResultRow(group: "follow", workload: "\(lat), p99", metric: .duration, journal: Samples(values: p99), sqlite: nil))
+        ResultRow(
+            group: "follow", workload: "\(lat), p99", metric: .duration, journal: Samples(values: p99), sqlite: nil))
     ctx.report.add(
-        ResultRow(group: "follow", workload: "\(lat), max", metric: .duration, journal: Samples(values: pmax), sqlite: nil))
+        ResultRow(
+            group: "follow", workload: "\(lat), max", metric: .duration, journal: Samples(values: pmax), sqlite: nil))
     ctx.report.add(
         ResultRow(
             group: "follow",
@@ -258,8 +264,13 @@ func runCompaction(_ ctx: BenchContext) throws {
     let shape = ctx.config.compactionShape
     let runs = ctx.config.compactionRuns
     let appendRate = 20_000.0
-    var copyRates: [Double] = [], pauses: [UInt64] = [], durations: [Double] = []
-    var quietCall: [UInt64] = [], busyCall: [UInt64] = [], quietSched: [UInt64] = [], busySched: [UInt64] = []
+    var copyRates: [Double] = []
+    var pauses: [UInt64] = []
+    var durations: [Double] = []
+    var quietCall: [UInt64] = []
+    var busyCall: [UInt64] = []
+    var quietSched: [UInt64] = []
+    var busySched: [UInt64] = []
     var buildSeconds: [Double] = []
     var last: CompactionReport?
     let payload = [UInt8](repeating: 0x61, count: 1024)
@@ -287,7 +298,10 @@ func runCompaction(_ ctx: BenchContext) throws {
         let quiet = PacedAppender()
         let quietSeconds = ctx.config.quick ? 0.5 : 2.0
         onDedicatedThread {
-            let stopper = Thread { usleep(UInt32(quietSeconds * 1e6)); quiet.stop() }
+            let stopper = Thread {
+                usleep(UInt32(quietSeconds * 1e6))
+                quiet.stop()
+            }
             stopper.start()
             quiet.run(journal, live, rate: appendRate)
         }
@@ -317,7 +331,8 @@ func runCompaction(_ ctx: BenchContext) throws {
         last = report
         print(
             String(
-                format: "   run: build %.1f s, log %.0f MB -> %.0f MB, copied %.0f MB in %.3f s (%.0f MB/s), pause %.2f ms, %d deleted streams reclaimed, %d appends during",
+                format:
+                    "   run: build %.1f s, log %.0f MB -> %.0f MB, copied %.0f MB in %.3f s (%.0f MB/s), pause %.2f ms, %d deleted streams reclaimed, %d appends during",
                 buildSeconds.last!, Double(report.logBytesBefore) / 1e6, Double(report.logBytesAfter) / 1e6,
                 Double(report.bytesCopied) / 1e6, durations.last!, copyRates.last!,
                 Double(report.pauseNanoseconds) / 1e6, report.deletedStreamsReclaimed, busy.callLatencies.count))
@@ -349,7 +364,8 @@ func runCompaction(_ ctx: BenchContext) throws {
         "compaction pause p99 < 50 ms", p99Pause < 0.05, Metric.duration.format(p99Pause))
     let rateText = "\(grouped(Int(appendRate))) x 40 B chunks/s, 1 thread, none"
     for (name, quiet, busy) in [("call", quietCall, busyCall), ("from schedule", quietSched, busySched)] {
-        let q = quiet.sorted(), b = busy.sorted()
+        let q = quiet.sorted()
+        let b = busy.sorted()
         guard !q.isEmpty, !b.isEmpty else { continue }
         for (pname, fraction) in [("p99", 0.99), ("max", 1.0)] {
             ctx.report.add(
@@ -365,7 +381,8 @@ func runCompaction(_ ctx: BenchContext) throws {
     guard let last else { return }
     ctx.report.note(
         String(
-            format: "compaction: build of each journal took %.1f s (median); last run log %.0f MB -> %.0f MB, file %.0f MB -> %.0f MB, %d streams kept; append latencies pooled over %d runs (%d / %d appends without / during)",
+            format:
+                "compaction: build of each journal took %.1f s (median); last run log %.0f MB -> %.0f MB, file %.0f MB -> %.0f MB, %d streams kept; append latencies pooled over %d runs (%d / %d appends without / during)",
             medianOf(buildSeconds), Double(last.logBytesBefore) / 1e6, Double(last.logBytesAfter) / 1e6,
             Double(last.fileBytesBefore) / 1e6, Double(last.fileBytesAfter) / 1e6, last.streamsKept, runs,
             quietCall.count, busyCall.count))

@@ -14,12 +14,14 @@ enum Metric {
     case duration
     /// Stored bytes per payload byte; lower is better.
     case bytesPerByte
+    /// User-space instructions per chunk (callgrind's Ir); lower is better.
+    case instructions
 
     /// Whether a larger number is better.
     var higherIsBetter: Bool {
         switch self {
         case .rate, .payload: return true
-        case .duration, .bytesPerByte: return false
+        case .duration, .bytesPerByte, .instructions: return false
         }
     }
 
@@ -38,6 +40,32 @@ enum Metric {
             return String(format: "%.1f µs", value * 1e6)
         case .bytesPerByte:
             return String(format: "%.2f B/B", value)
+        case .instructions:
+            return "\(grouped(Int(value.rounded()))) instructions"
+        }
+    }
+
+    /// Reads back a figure `format` wrote (a table cell of RESULTS.md), for the chart: the
+    /// value in the unit's base (per second, seconds, B/B, instructions) and whether higher
+    /// is better. For a payload cell ("328 MB/s, 320.4 k chunks/s") the chunk rate. Nil for
+    /// anything else ("—").
+    static func parse(_ cell: String) -> (value: Double, higherIsBetter: Bool)? {
+        // A payload cell ends with its chunk rate, the figure with more digits. Digit grouping
+        // ("12,345 instructions") has no space after its commas.
+        let last = cell.components(separatedBy: ", ").last ?? cell
+        var words = last.replacingOccurrences(of: ",", with: "").split(separator: " ").map(String.init)
+        guard words.count >= 2, var value = Double(words.removeFirst()) else { return nil }
+        if words[0] == "k" || words[0] == "M" {
+            value *= words.removeFirst() == "k" ? 1e3 : 1e6
+            guard !words.isEmpty else { return nil }
+        }
+        switch words[0] {
+        case "s": return (value, false)
+        case "ms": return (value / 1e3, false)
+        case "µs": return (value / 1e6, false)
+        case "B/B", "instructions": return (value, false)
+        case let unit where unit.hasSuffix("/s"): return (value, true)
+        default: return nil
         }
     }
 }
@@ -72,16 +100,22 @@ struct ResultRow {
         return metric.higherIsBetter ? j / s : s / j
     }
 
-    /// The ratio for a person: "12.3x".
-    var ratioText: String {
-        guard let ratio else { return "n/a" }
-        return ratio >= 10 ? String(format: "%.0fx", ratio) : String(format: "%.2fx", ratio)
-    }
+    /// The ratio for a person: "12x", "2.20x", "0.013x".
+    var ratioText: String { ratio.map(ratioLabel) ?? "n/a" }
 
     /// The four cells of the printed table.
     var cells: [String] {
         [workload, metric.format(journal.median), sqlite.map { metric.format($0.median) } ?? "—", ratioText]
     }
+}
+
+/// A ratio for a person: whole numbers from 10 up ("62x"), two decimals down to 0.1
+/// ("2.20x"), and two significant digits below ("0.013x", where two decimals would round
+/// 0.0127 to 0.01).
+func ratioLabel(_ ratio: Double) -> String {
+    if ratio >= 10 { return String(format: "%.0fx", ratio) }
+    if ratio >= 0.1 { return String(format: "%.2fx", ratio) }
+    return String(format: "%.2gx", ratio)
 }
 
 /// Collects rows and notes, prints them as they come, and renders the final table.

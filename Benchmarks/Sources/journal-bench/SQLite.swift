@@ -221,7 +221,9 @@ final class ResumableStreamStore: @unchecked Sendable {
                 if k > 0 { packScratch.append(UInt8(ascii: ",")) }
                 packScratch.append(UInt8(ascii: "\""))
                 for byte in body(k) {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { packScratch.append(UInt8(ascii: "\\")) }
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                        packScratch.append(UInt8(ascii: "\\"))
+                    }
                     packScratch.append(byte)
                 }
                 packScratch.append(UInt8(ascii: "\""))

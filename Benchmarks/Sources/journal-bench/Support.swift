@@ -108,11 +108,15 @@ func ownExecutablePath() -> String {
     return CommandLine.arguments[0]
 }
 
-/// Runs `executable` with `arguments` to completion; returns its standard output.
-func runCommand(_ executable: String, _ arguments: [String]) throws -> String {
+/// Runs `executable` with `arguments` to completion, with `environment` added to this
+/// process's environment; returns its standard output.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+    }
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
@@ -121,7 +125,8 @@ func runCommand(_ executable: String, _ arguments: [String]) throws -> String {
     let output = String(decoding: data, as: UTF8.self)
     guard process.terminationStatus == 0 else {
         throw BenchError(
-            "\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus): \(output)")
+            "\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus): \(output)"
+        )
     }
     return output
 }
@@ -145,6 +150,12 @@ func childNumber(_ fields: [String: String], _ key: String) throws -> Double {
         throw BenchError("child line lacks numeric field \(key): \(fields)")
     }
     return value
+}
+
+/// The first executable file called `name` in the directories of `PATH`, or nil.
+func findInPath(_ name: String) -> String? {
+    let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+    return directories.map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
 }
 
 /// The first line of `stat -f -c %T path`: the file system type.
@@ -179,7 +190,8 @@ struct MachineDescription {
             .map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }?
             .trimmingCharacters(in: .whitespaces) ?? "unknown"
         let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
-        let memKB = meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+        let memKB =
+            meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
             .flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Double($0) } } ?? 0
         var names = utsname()
         uname(&names)

@@ -29,8 +29,13 @@ func runAppend(_ ctx: BenchContext) throws {
     for (index, size) in ctx.config.append40.enumerated() {
         let shape = AppendShape(streams: size.streams, chunksPerStream: size.chunks, bodies: bodies)
         let durable = index == 0
-        var none: [Double] = [], interval: [Double] = [], everyAck: [Double] = []
-        var normal: [Double] = [], normalPacked: [Double] = [], full: [Double] = [], fullPacked: [Double] = []
+        var none: [Double] = []
+        var interval: [Double] = []
+        var everyAck: [Double] = []
+        var normal: [Double] = []
+        var normalPacked: [Double] = []
+        var full: [Double] = []
+        var fullPacked: [Double] = []
         for _ in 0..<ctx.reps {
             none.append(
                 try appendToJournal(shape, path: ctx.scratch.file("a.journal"), durability: .none, mode: .perChunk)
@@ -97,7 +102,10 @@ func runAppendLarge(_ ctx: BenchContext) throws {
     for size in ctx.config.appendLarge {
         let shape = AppendShape(
             streams: size.streams, chunksPerStream: size.chunks, bodies: BodySource(.filler(size.size)))
-        var none: [Double] = [], everyAck: [Double] = [], normal: [Double] = [], full: [Double] = []
+        var none: [Double] = []
+        var everyAck: [Double] = []
+        var normal: [Double] = []
+        var full: [Double] = []
         for _ in 0..<ctx.reps {
             none.append(
                 try appendToJournal(shape, path: ctx.scratch.file("l.journal"), durability: .none, mode: .perChunk)
@@ -136,7 +144,9 @@ func runSingleCore(_ ctx: BenchContext) throws {
     let bodies = BodySource(.textDelta)
     let journalShape = AppendShape(streams: 1, chunksPerStream: ctx.config.singleCoreJournal, bodies: bodies)
     let sqliteShape = AppendShape(streams: 1, chunksPerStream: ctx.config.singleCoreSQLite, bodies: bodies)
-    var journal: [Double] = [], sqlite: [Double] = [], noSnapshot: [Double] = []
+    var journal: [Double] = []
+    var sqlite: [Double] = []
+    var noSnapshot: [Double] = []
     for _ in 0..<ctx.reps {
         journal.append(
             try appendToJournal(journalShape, path: ctx.scratch.file("c.journal"), durability: .none, mode: .perChunk)
@@ -184,7 +194,9 @@ func runConcurrent(_ ctx: BenchContext) throws {
         "this disk: pwrite of 88 bytes at the end of a file + fdatasync, median \(Metric.duration.format(latency)) (\(Metric.rate("syncs/s").format(1 / latency)))"
     )
     for threads in ctx.config.appenderThreads {
-        var journal: [Double] = [], sqlite10: [Double] = [], sqlite1: [Double] = []
+        var journal: [Double] = []
+        var sqlite10: [Double] = []
+        var sqlite1: [Double] = []
         for _ in 0..<ctx.reps {
             journal.append(try concurrentJournal(ctx, threads: threads, bodies: bodies))
             sqlite10.append(try concurrentSQLite(ctx, threads: threads, bodies: bodies, chunksPerCommit: 10))
@@ -304,9 +316,12 @@ private func concurrentSQLite(
 // MARK: 5. Replay and resume
 
 /// A pair of read-only data sets with the same content, built for a read workload.
-private struct DataSetPair {
+struct DataSetPair {
+    /// What both files hold.
     let shape: AppendShape
+    /// The journal.
     let journalPath: String
+    /// The SQLite database, in the rows layout.
     let sqlitePath: String
 }
 
@@ -354,17 +369,22 @@ private func verifyJournal(_ pair: DataSetPair) throws {
 }
 
 /// Replays chunks `from..<chunksPerStream` of the streams in `order` from a fresh read-only
-/// journal handle; returns seconds (the open is not timed) and the digest.
-private func journalReplay(_ pair: DataSetPair, order: [Int], from: Int) throws -> (Double, ReplayDigest) {
+/// journal handle; returns seconds (the open is not timed; `measured` wraps the timed part)
+/// and the digest.
+func journalReplay(
+    _ pair: DataSetPair, order: [Int], from: Int, measured: MeasuredSection = runDirectly
+) throws -> (Double, ReplayDigest) {
     let journal = try Journal.openReadOnly(path: pair.journalPath)
     let ids = workloadStreamIDs(pair.shape.streams)
     let streams = try order.map { try StreamID(ids.string($0)) }
     var digest = ReplayDigest()
     let watch = Stopwatch()
-    for id in streams {
-        var cursor = try journal.chunks(of: id, from: from)
-        while let chunk = try cursor.next() {
-            chunk.withUnsafeBytes { digest.add($0, index: chunk.index) }
+    try measured {
+        for id in streams {
+            var cursor = try journal.chunks(of: id, from: from)
+            while let chunk = try cursor.next() {
+                chunk.withUnsafeBytes { digest.add($0, index: chunk.index) }
+            }
         }
     }
     let seconds = watch.seconds
@@ -373,12 +393,16 @@ private func journalReplay(_ pair: DataSetPair, order: [Int], from: Int) throws 
 }
 
 /// The same replay from a fresh SQLite connection.
-private func sqliteReplay(_ pair: DataSetPair, order: [Int], from: Int) throws -> (Double, ReplayDigest) {
+func sqliteReplay(
+    _ pair: DataSetPair, order: [Int], from: Int, measured: MeasuredSection = runDirectly
+) throws -> (Double, ReplayDigest) {
     let reader = try ResumableStreamReader(path: pair.sqlitePath)
     let ids = workloadStreamIDs(pair.shape.streams)
     var digest = ReplayDigest()
     let watch = Stopwatch()
-    for s in order { try reader.read(stream: ids.bytes(s), from: from, into: &digest) }
+    try measured {
+        for s in order { try reader.read(stream: ids.bytes(s), from: from, into: &digest) }
+    }
     let seconds = watch.seconds
     try reader.close()
     return (seconds, digest)
@@ -391,15 +415,18 @@ private func timeReplays(
 ) throws -> ([Double], [Double]) {
     let expected = ReplayDigest.expected(
         pair.shape.bodies, streams: 0..<pair.shape.streams, chunks: from..<pair.shape.chunksPerStream)
-    var journal: [Double] = [], sqlite: [Double] = []
+    var journal: [Double] = []
+    var sqlite: [Double] = []
     for _ in 0..<ctx.reps {
         let (j, jDigest) = try journalReplay(pair, order: order, from: from)
         guard jDigest == expected else {
-            throw BenchError("StreamJournal replay of \(pair.shape.label) from \(from): digest \(jDigest), expected \(expected)")
+            throw BenchError(
+                "StreamJournal replay of \(pair.shape.label) from \(from): digest \(jDigest), expected \(expected)")
         }
         let (s, sDigest) = try sqliteReplay(pair, order: order, from: from)
         guard sDigest == expected else {
-            throw BenchError("SQLite replay of \(pair.shape.label) from \(from): digest \(sDigest), expected \(expected)")
+            throw BenchError(
+                "SQLite replay of \(pair.shape.label) from \(from): digest \(sDigest), expected \(expected)")
         }
         journal.append(j)
         sqlite.append(s)
@@ -441,7 +468,9 @@ func runReplay(_ ctx: BenchContext) throws {
     let pair =
         try resumePair
         ?? buildPair(
-            ctx, AppendShape(streams: ctx.config.resumeShape.streams, chunksPerStream: ctx.config.resumeShape.chunks, bodies: bodies),
+            ctx,
+            AppendShape(
+                streams: ctx.config.resumeShape.streams, chunksPerStream: ctx.config.resumeShape.chunks, bodies: bodies),
             name: "resume")
     var rng = SystemRandomNumberGenerator()
     let order = Array(0..<pair.shape.streams).shuffled(using: &rng)
@@ -451,7 +480,8 @@ func runReplay(_ ctx: BenchContext) throws {
     ctx.report.add(
         ResultRow(
             group: "replay",
-            workload: "resume from the last 10 chunks, each of \(grouped(pair.shape.streams)) streams (\(pair.shape.label)), random order",
+            workload:
+                "resume from the last 10 chunks, each of \(grouped(pair.shape.streams)) streams (\(pair.shape.label)), random order",
             metric: .rate("resumes/s"), journal: Samples(values: journal.map { resumes / $0 }),
             sqlite: Samples(values: sqlite.map { resumes / $0 })))
     ctx.scratch.removeFiles(pair.journalPath)
@@ -492,8 +522,12 @@ func runOpen(_ ctx: BenchContext) throws {
             (OpenKind.journalReadOnly, OpenKind.sqliteReadOnly, "open read-only"),
             (OpenKind.journalWriter, OpenKind.sqliteWriter, "open for writing"),
         ] {
-            var journal: [Double] = [], sqlite: [Double] = [], journalRead: [Double] = [], sqliteRead: [Double] = []
-            var journalReport: [Double] = [], journalScanned: [Double] = []
+            var journal: [Double] = []
+            var sqlite: [Double] = []
+            var journalRead: [Double] = []
+            var sqliteRead: [Double] = []
+            var journalReport: [Double] = []
+            var journalScanned: [Double] = []
             for _ in 0..<ctx.config.openRuns {
                 let j = try openInChild(journalKind, path: pair.journalPath, stream: stream)
                 let s = try openInChild(sqliteKind, path: pair.sqlitePath, stream: stream)
@@ -550,7 +584,9 @@ func runRecovery(_ ctx: BenchContext) throws {
     for tail in ctx.config.recoveryTails {
         let journalChunks = tail / recordBytes
         let sqliteChunks = min(journalChunks, ctx.config.recoverySQLiteCap) / 10 * 10
-        var journal: [Double] = [], sqlite: [Double] = [], journalReport: [Double] = []
+        var journal: [Double] = []
+        var sqlite: [Double] = []
+        var journalReport: [Double] = []
         var scanned: [Double] = []
         for _ in 0..<ctx.reps {
             let jPath = ctx.scratch.file("k.journal")

@@ -56,3 +56,19 @@ int cj_datasync(int fd) {
 int cj_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }
 
 int cj_errno(void) { return errno; }
+
+#include <sys/mman.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+int cj_populate_write(void *address, size_t length) {
+#if defined(__linux__)
+    if (madvise(address, length, MADV_POPULATE_WRITE) == 0) return 0;
+    return errno;
+#else
+    (void)address;
+    (void)length;
+    return EINVAL;
+#endif
+}

@@ -60,7 +60,7 @@ public final class Journal: Sendable {
     /// Appends one chunk; returns its index (0 for the first chunk of a stream).
     @discardableResult
     public func append(_ chunk: [UInt8], to stream: StreamID) throws(JournalError) -> Int {
-        try chunk.withBytes { (raw) throws(JournalError) in try engine.append(1, to: stream) { _ in raw } }
+        try chunk.withBytes { (raw) throws(JournalError) in try engine.appendOne(raw, to: stream) }
     }
 
     /// Appends the UTF-8 bytes of `text` as one chunk; returns its index.
@@ -70,7 +70,7 @@ public final class Journal: Sendable {
         var result: Result<Int, JournalError>?
         text.withUTF8 { utf8 in
             result = Result { () throws(JournalError) in
-                try engine.append(1, to: stream) { _ in UnsafeRawBufferPointer(utf8) }
+                try engine.appendOne(UnsafeRawBufferPointer(utf8), to: stream)
             }
         }
         return try result!.get()
@@ -79,7 +79,7 @@ public final class Journal: Sendable {
     /// Appends the bytes in `buffer` as one chunk without copying them first.
     @discardableResult
     public func append(bytes buffer: UnsafeRawBufferPointer, to stream: StreamID) throws(JournalError) -> Int {
-        try engine.append(1, to: stream) { _ in buffer }
+        try engine.appendOne(buffer, to: stream)
     }
 
     /// Appends several chunks in order with one lock acquisition and (under

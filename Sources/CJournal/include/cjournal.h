@@ -27,6 +27,11 @@ int cj_zero_range(int fd, off_t offset, off_t length);
 /// fdatasync(2) on Linux; fcntl(F_FULLFSYNC) on Darwin. Returns 0 or -1 with errno set.
 int cj_datasync(int fd);
 
+/// madvise(MADV_POPULATE_WRITE): faults in `length` bytes of a shared writable mapping ahead
+/// of the writer. Returns 0 or errno (EINVAL on kernels before 5.14 and on Darwin, where it
+/// is a no-op the caller ignores).
+int cj_populate_write(void *address, size_t length);
+
 /// open(2) without the variadic mode argument, which Swift cannot call directly.
 int cj_open(const char *path, int flags, mode_t mode);
 

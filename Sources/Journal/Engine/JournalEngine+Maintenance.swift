@@ -73,6 +73,10 @@ extension JournalEngine {
                 .min()!
             let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
             let asyncSyncDue = !durabilityWaiters.isEmpty
+            if prefaultRequested {
+                prefaultLocked()
+                continue
+            }
             if !snapshotDue && !asyncSyncDue && deadline > current {
                 lock.wait(nanoseconds: deadline - current)
                 continue
@@ -98,6 +102,22 @@ extension JournalEngine {
             if !healthy { break }
         }
         lock.unlock()
+    }
+
+    /// Faults in the writer's mapping from `populatedEnd` to `prefaultAhead` past the log end
+    /// (within the allocated file), with the lock released meanwhile; lock held.
+    private func prefaultLocked() {
+        let from = max(populatedEnd, end)
+        let to = min(fileSize, end + JournalEngine.prefaultAhead)
+        let mapping = region
+        if to > from {
+            lock.unlock()
+            mapping.populateForWriting(offset: from, count: Int(to - from))
+            lock.lock()
+        }
+        // A compaction swap meanwhile leaves a new mapping: fault it in from its own end.
+        populatedEnd = mapping === region ? max(populatedEnd, to) : end
+        prefaultRequested = false
     }
 
     /// Ends as interrupted every open stream with no append for the stale time.

@@ -49,6 +49,11 @@ extension JournalEngine {
         if before < UInt64(options.snapshotInterval) && bytesSinceSnapshot >= UInt64(options.snapshotInterval) {
             lock.broadcast()  // the maintenance thread writes the snapshot
         }
+        // (Once faulted in up to the allocated size, wait for the file to grow.)
+        if end + JournalEngine.prefaultAhead / 2 > populatedEnd && populatedEnd < fileSize && !prefaultRequested {
+            prefaultRequested = true
+            lock.broadcast()  // the maintenance thread faults in the next pages
+        }
         return offset
     }
 
@@ -95,13 +100,14 @@ extension JournalEngine {
         let (first, ackEnd, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
             () throws(JournalError) in
             try checkWritable()
-            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
-            let entry = table[slot]
-            guard entry.status == .open else { throw .streamFinished(id, status: entry.status) }
-            for i in 0..<count where chunk(i).count > options.maxChunkSize {
-                throw .chunkTooLarge(size: chunk(i).count, limit: options.maxChunkSize)
+            guard let slot = table.slot(of: id, hint: lastSlot) else { throw .unknownStream(id) }
+            lastSlot = slot
+            guard table[slot].status == .open else { throw .streamFinished(id, status: table[slot].status) }
+            for i in 0..<count {
+                let size = chunk(i).count
+                if size > options.maxChunkSize { throw .chunkTooLarge(size: size, limit: options.maxChunkSize) }
             }
-            let first = Int(entry.chunkCount)
+            let first = Int(table[slot].chunkCount)
             for i in 0..<count { try appendChunkLocked(slot: slot, chunk(i)) }
             return (first, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
         }
@@ -116,11 +122,31 @@ extension JournalEngine {
     @inline(__always)
     func appendChunkLocked(slot: Int, _ bytes: UnsafeRawBufferPointer) throws(JournalError) {
         let now = Clock.wallMicroseconds()
-        let entry = table[slot]
         let offset = try appendRecord(
-            .chunk, stream: entry.number, chunkIndex: entry.chunkCount, previous: entry.lastOffset,
+            .chunk, stream: table[slot].number, chunkIndex: table[slot].chunkCount, previous: table[slot].lastOffset,
             timestamp: now, body: bytes)
         table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
+    }
+
+    /// Appends one chunk: the common call, without the batch's closure and loops.
+    func appendOne(_ bytes: UnsafeRawBufferPointer, to id: StreamID) throws(JournalError) -> Int {
+        let (index, ackEnd, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
+            () throws(JournalError) in
+            try checkWritable()
+            guard let slot = table.slot(of: id, hint: lastSlot) else { throw .unknownStream(id) }
+            lastSlot = slot
+            guard table[slot].status == .open else { throw .streamFinished(id, status: table[slot].status) }
+            if bytes.count > options.maxChunkSize {
+                throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
+            }
+            let index = Int(table[slot].chunkCount)
+            try appendChunkLocked(slot: slot, bytes)
+            return (index, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
+        }
+        // Followers wake after the lock is released: they need it to read.
+        bells?.ring()
+        try acknowledge(ackEnd)
+        return index
     }
 
     /// The idempotent append: stores `bytes` as chunk `index` unless that chunk already holds
@@ -302,25 +328,25 @@ extension JournalEngine {
             return (offset, end - offset, fileEpoch)
         }
         try makeDurable(upTo: LogPosition(offset: offset + length, epoch: epoch))
-        try lock.withLock { () throws(JournalError) in
+        let headerWritten: LogPosition? = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             // A compaction swapped files meanwhile and wrote its own snapshot: this one was
             // in the old file.
-            if fileEpoch != epoch { return }
+            if fileEpoch != epoch { return nil }
             // Only ever move the checkpoint forward: a concurrent sync may have covered more.
             header.checkpointEnd = max(header.checkpointEnd, offset + length)
             header.snapshotOffset = offset
             header.snapshotLength = length
             try writeHeader()
             statistics.snapshots += 1
+            // One byte past the end: only a sync that starts after this header write covers
+            // it (FORMAT.md §10).
+            return LogPosition(offset: end + 1, epoch: fileEpoch)
         }
-        // The header page becomes durable with this sync (or the next one): a header that
-        // did not reach the disk only means the open uses the older slot.
-        try lock.withLock { () throws(JournalError) in
-            do throws(Errno) { try fd.dataSync() } catch {
-                throw poison(.io(operation: "fdatasync", path: path, errno: error))
-            }
-        }
+        // The header page becomes durable with this sync, run through group commit so that
+        // appends continue meanwhile. A header that did not reach the disk only means the
+        // open uses the older slot.
+        if let headerWritten { try makeDurable(upTo: headerWritten) }
     }
 }
 

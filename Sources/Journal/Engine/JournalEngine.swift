@@ -20,37 +20,45 @@ final class JournalEngine: @unchecked Sendable {
     private(set) var report: RecoveryReport
 
     let lock = Lock()
-    // Everything below is guarded by `lock`.
-    var fd: FileDescriptor
-    var region: MappedRegion
+    // Everything below is guarded by `lock`. The hot fields are `@exclusivity(unchecked)`:
+    // the lock already serialises every access, and the runtime's dynamic exclusivity
+    // checks cost about a tenth of an append's instructions (callgrind).
+    @exclusivity(unchecked) var fd: FileDescriptor
+    @exclusivity(unchecked) var region: MappedRegion
     /// Allocated file size (writer) or last observed size (reader); never read past it.
-    var fileSize: UInt64
+    @exclusivity(unchecked) var fileSize: UInt64
     /// Where the next record goes; every byte below it is a valid record.
-    var end: UInt64
-    var table: StreamTable
+    @exclusivity(unchecked) var end: UInt64
+    @exclusivity(unchecked) var table: StreamTable
     var header: FileHeader
     var headerSlot: Int
     /// Generation this writer stamps on records (reader: the highest one seen).
-    var generation: UInt32
+    @exclusivity(unchecked) var generation: UInt32
     var lastGeneration: UInt32
     /// Set after a failed write or sync; every later write throws it.
-    var failure: JournalError?
-    var isClosed = false
-    var syncedEnd: UInt64
+    @exclusivity(unchecked) var failure: JournalError?
+    @exclusivity(unchecked) var isClosed = false
+    @exclusivity(unchecked) var syncedEnd: UInt64
     /// Set while a group-commit leader runs `fdatasync` (or is woken to run the next one).
-    var syncInFlight = false
+    @exclusivity(unchecked) var syncInFlight = false
     /// Threads waiting for a sync in flight to finish, oldest first (non-empty only while
     /// `syncInFlight`).
     var syncQueue: [DurabilityTicket] = []
-    var bytesSinceSnapshot: UInt64 = 0
+    @exclusivity(unchecked) var bytesSinceSnapshot: UInt64 = 0
+    /// The writer's mapping is faulted in up to here (`prefaultAhead`).
+    @exclusivity(unchecked) var populatedEnd: UInt64 = 0
+    /// Set when `end` came within half of `prefaultAhead` of `populatedEnd`.
+    @exclusivity(unchecked) var prefaultRequested = false
     var stopMaintenance = false
     var maintenanceThread: pthread_t?
     var statistics = EngineStatistics()
-    var waiters = WaiterTable()
+    @exclusivity(unchecked) var waiters = WaiterTable()
+    /// The slot the last single-chunk append found (`StreamTable.slot(of:hint:)`).
+    @exclusivity(unchecked) var lastSlot = 0
     /// Waiter ids, drawn without the lock.
     let waiterIDs = Atomic<UInt64>(1)
     /// Incremented by every compaction swap (and by a reader noticing one).
-    var fileEpoch = 0
+    @exclusivity(unchecked) var fileEpoch = 0
     /// The last swap: where the old log ended and where the new file's appends start.
     var lastSwap: (epoch: Int, oldEnd: UInt64, newStart: UInt64)?
     var compacting = false
@@ -88,6 +96,12 @@ final class JournalEngine: @unchecked Sendable {
             fd.close()
         }
     }
+
+    /// How far ahead of the log end the maintenance thread faults in the writer's mapping.
+    /// A first store to a page of a shared file mapping costs a page fault (a few µs on
+    /// ext4, which also converts the preallocated extent); taking 2,048 of them in one
+    /// `madvise` on another core keeps them off the appending thread.
+    static let prefaultAhead: UInt64 = 8 << 20
 
     /// The log end as a durability target; lock held.
     var endPosition: LogPosition { LogPosition(offset: end, epoch: fileEpoch) }

@@ -71,10 +71,19 @@ struct StreamTable: Sendable {
 
     func slot(of id: StreamID) -> Int? { slotByID[id] }
 
+    /// `slot(of:)` that first tries `hint` (the slot found last time): a producer appends to
+    /// the same stream many times in a row, and comparing ids is cheaper than hashing one.
+    @inline(__always)
+    func slot(of id: StreamID, hint: Int) -> Int? {
+        if hint < entries.count && !entries[hint].isDeleted && entries[hint].id == id { return hint }
+        return slotByID[id]
+    }
+
     func slot(number: UInt32) -> Int? { slotByNumber[number] }
 
     subscript(slot: Int) -> StreamEntry {
-        get { entries[slot] }
+        // `_read` lends the entry: reading one field copies neither it nor its references.
+        _read { yield entries[slot] }
         _modify { yield &entries[slot] }
     }
 

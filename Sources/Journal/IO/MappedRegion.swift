@@ -1,3 +1,5 @@
+import CJournal
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -32,6 +34,15 @@ final class MappedRegion: @unchecked Sendable {
 
     deinit {
         munmap(base, length)
+    }
+
+    /// Faults in the pages of `[offset, offset + count)` for writing, so the writer's stores
+    /// there do not fault one page at a time. Best effort: errors (an old kernel) are ignored.
+    func populateForWriting(offset: UInt64, count: Int) {
+        let page = 4096
+        let start = Int(offset) / page * page
+        let length = (Int(offset) + count - start + page - 1) / page * page
+        if length > 0 && start + length <= self.length { _ = cj_populate_write(base + start, length) }
     }
 
     /// Read-only view of `count` bytes at `offset`; the caller checks bounds.

@@ -58,7 +58,11 @@ public struct StreamFollower: AsyncSequence, Sendable {
                     }
                     cursor = nil
                 }
-                switch try engine.followStep(of: id, slot: slot, nextIndex: nextIndex) {
+                guard let step = try await engine.nextFollowStep(of: id, slot: &slot, nextIndex: nextIndex) else {
+                    done = true
+                    return nil
+                }
+                switch step {
                 case .chunk(let chunk):
                     nextIndex += 1
                     return .chunk(chunk)
@@ -67,11 +71,8 @@ public struct StreamFollower: AsyncSequence, Sendable {
                 case .finished(let info):
                     done = true
                     return .finished(info)
-                case .wait(let slot, let epoch):
-                    self.slot = (slot, epoch)
-                    // Returns at once if the stream changed since the step; a closed journal
-                    // makes the next step throw.
-                    await engine.waitForStream(slot: slot, knownCount: nextIndex, epoch: epoch)
+                case .wait:
+                    break  // not returned by nextFollowStep
                 }
             }
             return nil

@@ -64,13 +64,56 @@ extension JournalEngine {
         return .wait(slot: slot, epoch: fileEpoch)
     }
 
-    /// Suspends until stream `slot` has more than `knownCount` chunks or has finished, the
-    /// journal closes, or the task is cancelled. Returns at once if that is already so.
-    func waitForStream(slot: Int, knownCount: Int, epoch: Int) async {
-        await wait(slot: slot, known: UInt64(knownCount)) { engine in
-            if engine.fileEpoch != epoch { return true }
-            let entry = engine.table[slot]
-            return Int(entry.chunkCount) > knownCount || entry.status.isFinished
+    /// A follower's next step: `.chunk`, `.replay` or `.finished`, never `.wait`: while
+    /// there is nothing new it suspends. Nil when the task is cancelled.
+    ///
+    /// One lock acquisition decides and, when nothing is new, registers the waiter; an append
+    /// of the awaited chunk hands it over with the wake, so a live follower takes the lock
+    /// once per chunk.
+    func nextFollowStep(of id: StreamID, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int)
+        async throws(JournalError) -> FollowStep?
+    {
+        while true {
+            if Task.isCancelled { return nil }
+            let waiterID = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
+            let knownSlot = hint?.slot
+            var outcome: Result<FollowStep, JournalError>?
+            var waitedOn: (slot: Int, epoch: Int)?
+            let news: WaiterTable.News = await withTaskCancellationHandler {
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<WaiterTable.News, Never>) in
+                    lock.lock()
+                    do throws(JournalError) {
+                        let step = try followStepLocked(
+                            of: id, slot: knownSlot.map { ($0, hint!.epoch) }, nextIndex: nextIndex)
+                        // Cancellation sets the flag before running the handler, and both take
+                        // the lock: either the handler finds this waiter, or this sees the flag.
+                        if case .wait(let slot, let epoch) = step, !Task.isCancelled {
+                            waitedOn = (slot, epoch)
+                            waiters.add(
+                                .init(
+                                    id: waiterID, slot: slot, known: UInt64(nextIndex),
+                                    wake: .continuation(continuation)))
+                            if !writable { startPollerLocked() }
+                            lock.unlock()
+                            return
+                        }
+                        outcome = .success(step)
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                    lock.unlock()
+                    continuation.resume(returning: .changed)
+                }
+            } onCancel: {
+                lock.withLock { waiters.remove(waiterID, slot: knownSlot)?.wake.fire() }
+            }
+            if let waitedOn { hint = waitedOn }
+            if let outcome {
+                let step = try outcome.get()
+                if case .wait = step { return nil }  // cancelled before registering
+                return step
+            }
+            if case .chunk(let chunk) = news, chunk.index == nextIndex { return .chunk(chunk) }
         }
     }
 
@@ -81,14 +124,14 @@ extension JournalEngine {
 
     private func wait(slot: Int?, known: UInt64, satisfied: (JournalEngine) -> Bool) async {
         let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
-        await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+        _ = await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<WaiterTable.News, Never>) in
                 lock.withLock {
                     if !writable { try? refreshLocked() }
                     // Cancellation sets the flag before running the handler, and both run under
                     // the lock: either the handler finds this waiter, or this sees the flag.
                     if isClosed || Task.isCancelled || satisfied(self) {
-                        continuation.resume()
+                        continuation.resume(returning: .changed)
                         return
                     }
                     waiters.add(.init(id: id, slot: slot, known: known, wake: .continuation(continuation)))

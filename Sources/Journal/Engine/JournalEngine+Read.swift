@@ -1,11 +1,21 @@
 /// Reading the stream table and locating chunks.
 extension JournalEngine {
     /// A consistent view for a cursor: the mapping and the bounds it may read.
-    struct ReadView {
+    ///
+    /// A class: cursors and follow steps are copied through async frames on every event, and
+    /// a reference (one retain) is much cheaper to copy than the stream entry it holds.
+    final class ReadView: Sendable {
         let region: MappedRegion
         let end: UInt64
         let entry: StreamEntry
         let lastChunk: UInt64?
+
+        init(region: MappedRegion, end: UInt64, entry: StreamEntry, lastChunk: UInt64?) {
+            self.region = region
+            self.end = end
+            self.entry = entry
+            self.lastChunk = lastChunk
+        }
     }
 
     func readView(of id: StreamID) throws(JournalError) -> ReadView {

@@ -109,7 +109,7 @@ extension JournalEngine {
             }
             let first = Int(table[slot].chunkCount)
             for i in 0..<count { try appendChunkLocked(slot: slot, chunk(i)) }
-            return (first, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
+            return (first, endPosition, doorbellsLocked(slot: slot, lastChunkLength: nil))
         }
         // Followers wake after the lock is released: they need it to read.
         bells?.ring()
@@ -128,6 +128,22 @@ extension JournalEngine {
         table[slot].noteChunk(at: offset, length: bytes.count, timestamp: now)
     }
 
+    /// Takes the waiters of `slot` after an append, handing the last chunk (of
+    /// `lastChunkLength` bytes, when a single chunk was appended) to those waiting for it;
+    /// lock held. The caller rings them after unlocking.
+    @inline(__always)
+    func doorbellsLocked(slot: Int, lastChunkLength: Int?) -> WaiterTable.Doorbells? {
+        if waiters.isEmpty { return nil }
+        var bells = waiters.take(slot: slot)
+        if let lastChunkLength {
+            let offset = table[slot].lastOffset
+            bells.fresh = Chunk(
+                index: Int(table[slot].chunkCount) - 1, timestamp: table[slot].updatedAt, region: region,
+                bodyOffset: offset + UInt64(RecordField.size), count: lastChunkLength)
+        }
+        return bells
+    }
+
     /// Appends one chunk: the common call, without the batch's closure and loops.
     func appendOne(_ bytes: UnsafeRawBufferPointer, to id: StreamID) throws(JournalError) -> Int {
         let (index, ackEnd, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
@@ -141,7 +157,7 @@ extension JournalEngine {
             }
             let index = Int(table[slot].chunkCount)
             try appendChunkLocked(slot: slot, bytes)
-            return (index, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
+            return (index, endPosition, doorbellsLocked(slot: slot, lastChunkLength: bytes.count))
         }
         // Followers wake after the lock is released: they need it to read.
         bells?.ring()
@@ -172,7 +188,7 @@ extension JournalEngine {
                 throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
             }
             try appendChunkLocked(slot: slot, bytes)
-            return (true, endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
+            return (true, endPosition, doorbellsLocked(slot: slot, lastChunkLength: bytes.count))
         }
         bells?.ring()
         // A duplicate is acknowledged only once the original is as durable as a fresh append.
@@ -403,7 +419,7 @@ extension JournalEngine {
                 throw .chunkTooLarge(size: bytes.count, limit: options.maxChunkSize)
             }
             try appendChunkLocked(slot: slot, bytes)
-            return (Int(entry.chunkCount), endPosition, waiters.isEmpty ? nil : waiters.take(slot: slot))
+            return (Int(entry.chunkCount), endPosition, doorbellsLocked(slot: slot, lastChunkLength: bytes.count))
         }
         bells?.ring()
         return (index, position)

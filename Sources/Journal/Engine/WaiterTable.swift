@@ -16,17 +16,26 @@ struct WaiterTable {
         let wake: Wake
     }
 
+    /// What a woken task is told.
+    enum News: Sendable {
+        /// Something changed: look again.
+        case changed
+        /// The chunk the waiter was waiting for, appended just now: the follower can return
+        /// it without taking the lock (its bytes are committed and never change).
+        case chunk(Chunk)
+    }
+
     /// How a waiter is woken.
     enum Wake {
         /// A suspended task.
-        case continuation(UnsafeContinuation<Void, Never>)
+        case continuation(UnsafeContinuation<News, Never>)
         /// An event loop's callback: it only signals (writes an eventfd, posts a semaphore)
         /// and never calls the journal, so it may run with or without the engine locked.
         case callback(@Sendable () -> Void)
 
-        func fire() {
+        func fire(_ news: News = .changed) {
             switch self {
-            case .continuation(let continuation): continuation.resume()
+            case .continuation(let continuation): continuation.resume(returning: news)
             case .callback(let callback): callback()
             }
         }
@@ -36,10 +45,18 @@ struct WaiterTable {
     struct Doorbells {
         fileprivate var stream: [Waiter] = []
         fileprivate var global: [Waiter] = []
+        /// The first chunk the append added, handed to the stream waiters that wait for it.
+        var fresh: Chunk?
 
         /// Wakes every taken waiter.
         func ring() {
-            for waiter in stream { waiter.wake.fire() }
+            if let fresh {
+                for waiter in stream {
+                    waiter.wake.fire(waiter.known == UInt64(fresh.index) ? .chunk(fresh) : .changed)
+                }
+            } else {
+                for waiter in stream { waiter.wake.fire() }
+            }
             for waiter in global { waiter.wake.fire() }
         }
     }
@@ -59,8 +76,8 @@ struct WaiterTable {
         count += 1
     }
 
-    /// Removes and returns the waiter, if it is still waiting. `slot` narrows the search
-    /// (cancellation of a stream follower knows it); nil searches everything.
+    /// Removes and returns the waiter, if it is still waiting. `slot` is where to look
+    /// first (a stream follower's cancellation knows it); the rest is searched after.
     mutating func remove(_ id: UInt64, slot: Int? = nil) -> Waiter? {
         if let slot, let found = bySlot[slot]?.firstIndex(where: { $0.id == id }) {
             count -= 1
@@ -72,10 +89,8 @@ struct WaiterTable {
             count -= 1
             return global.remove(at: found)
         }
-        if slot == nil {
-            for (key, list) in bySlot where list.contains(where: { $0.id == id }) {
-                return remove(id, slot: key)
-            }
+        for (key, list) in bySlot where key != slot && list.contains(where: { $0.id == id }) {
+            return remove(id, slot: key)
         }
         return nil
     }

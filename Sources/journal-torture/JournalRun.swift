@@ -63,15 +63,24 @@ final class JournalRun {
         let termination = child.wait()
         var compacting = false
         var closing = false
+        var createdNow = Set<String>()
+        var continued = Set<String>()
         for entry in try ledger.readNewEntries() {
             try model.apply(entry)
             memory.apply(entry)
             statistics.count(entry)
-            if entry == .compactTry || entry == .compactOK { compacting = entry == .compactTry }
-            if entry == .closeTry || entry == .closeOK { closing = entry == .closeTry }
+            switch entry {
+            case .compactTry, .compactOK: compacting = entry == .compactTry
+            case .closeTry, .closeOK: closing = entry == .closeTry
+            case .createTry(let id): createdNow.insert(id)
+            // A stream an earlier life left open, continued past what was stored before.
+            case .retryOK(let id, _, false) where !createdNow.contains(id): continued.insert(id)
+            default: break
+            }
         }
         if compacting { statistics.killedInCompaction += 1 }
         if closing { statistics.killedInClose += 1 }
+        statistics.streamsContinued += continued.count
         statistics.tornLedgerLines = ledger.tornLines
         guard termination == .signalled(SIGKILL) else {
             throw Violation("the writer ended with \(termination) before the kill; its stderr: \(stderrTail())")

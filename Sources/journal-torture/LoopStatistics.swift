@@ -24,6 +24,9 @@ struct LoopStatistics {
     var chunksVerified = 0
     /// Streams created (acknowledged).
     var streamsCreated = 0
+    /// Streams an earlier life left open that a later life's producer continued with a newly
+    /// stored chunk (idempotent resume after a restart), counted once per life.
+    var streamsContinued = 0
     /// Streams completed, failed or cancelled by their producers (acknowledged).
     var streamsFinished = 0
     /// Completed opens, with the recovery time each reported.
@@ -98,6 +101,7 @@ struct LoopStatistics {
             "kill-loop: killed_in_recovery=\(killedInRecovery) killed_in_compaction=\(killedInCompaction) "
             + "killed_in_close=\(killedInClose) killed_at_spawn=\(killedAtSpawn) "
             + "streams_created=\(streamsCreated) streams_finished=\(streamsFinished) "
+            + "streams_continued=\(streamsContinued) "
             + "duplicates_acknowledged=\(duplicatesAcknowledged) recovery_interrupted=\(reportedInterrupted) "
             + "recovery_kept_open=\(reportedKept) stale_interruptions=\(staleInterruptions) "
             + "snapshots=\(snapshots) compactions=\(compactions) closes=\(closes) torn_ledger_lines=\(tornLedgerLines) "

@@ -76,6 +76,7 @@ final class Producer: @unchecked Sendable {
     private func step(_ journal: Journal) {
         if streams.count < plan.streamsPerProducer && (streams.isEmpty || generator.chance(30)) {
             created += 1
+            // Letters, digits and "-" only: always a valid id.
             let id = try! StreamID("L\(plan.life)-\(number)-\(created)")
             streams.append(Owned(id: id, next: 0, state: .creating))
             create(streams.count - 1, journal)

@@ -32,6 +32,13 @@ let package = Package(
             dependencies: ["Journal"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The kill loop (issue 8): `loop` kills a writer child (this binary in `child` mode)
+        // with SIGKILL at random moments and checks the journal against its ledger each time.
+        .executableTarget(
+            name: "journal-torture",
+            dependencies: ["Journal"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "JournalTests",
             dependencies: ["Journal", "CJournal"],

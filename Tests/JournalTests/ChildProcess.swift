@@ -13,17 +13,21 @@ final class ChildProcess {
     private var exited: Int32?
 
     /// The `JournalTestChild` executable next to this test binary.
-    static var executable: String {
+    static var executable: String { builtExecutable("JournalTestChild") }
+
+    /// The executable `name` built next to this test binary.
+    static func builtExecutable(_ name: String) -> String {
         var path = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &path, path.count - 1)
         precondition(count > 0, "cannot read /proc/self/exe")
         var directory = String(cString: path)
         // The test binary is `.build/<config>/StreamJournalPackageTests.xctest`.
         directory = String(directory[..<directory.lastIndex(of: "/")!])
-        return directory + "/JournalTestChild"
+        return directory + "/" + name
     }
 
-    init(_ arguments: [String]) {
+    /// Starts `executable` (the test child by default) with `arguments`.
+    init(_ arguments: [String], executable: String = ChildProcess.executable) {
         var toChild: [Int32] = [0, 0]
         var fromChild: [Int32] = [0, 0]
         precondition(pipe(&toChild) == 0 && pipe(&fromChild) == 0)
@@ -33,10 +37,10 @@ final class ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_addclose(&actions, toChild[1])
         posix_spawn_file_actions_addclose(&actions, fromChild[0])
-        let argv = ([ChildProcess.executable] + arguments).map { strdup($0) } + [nil]
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, ChildProcess.executable, &actions, nil, argv, environ)
-        precondition(result == 0, "posix_spawn \(ChildProcess.executable) failed: \(result)")
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        precondition(result == 0, "posix_spawn \(executable) failed: \(result)")
         posix_spawn_file_actions_destroy(&actions)
         for pointer in argv { free(pointer) }
         close(toChild[0])

@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 
 @testable import Journal
@@ -120,7 +119,7 @@ struct FaultInjectionTests {
         let threads = 16
         let ids = try (0..<threads).map { try journal.createStream(StreamID("t\($0)")) }
         let ledger = Ledger()
-        let errors = Mutex<[JournalError]>([])
+        let errors = Locked<[JournalError]>([])
         onThreads(threads) { thread in
             let name = "t\(thread)"
             var index = 0

@@ -1,5 +1,3 @@
-import Synchronization
-
 @testable import Journal
 
 /// An I/O seam double that counts every file operation and fails the one with a chosen
@@ -15,7 +13,7 @@ final class FaultInjector: IOInterposer {
     /// When set, `failing` counts only operations of this kind.
     let kind: IOOperation.Kind?
     let error: Errno
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(failing: Int? = nil, of kind: IOOperation.Kind? = nil, with error: Errno = Errno(rawValue: 5)) {
         self.failing = failing

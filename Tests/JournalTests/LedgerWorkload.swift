@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 
 @testable import Journal
@@ -25,7 +24,7 @@ final class Ledger: Sendable {
         var deleting: Set<String> = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var snapshot: State { state.withLock { $0 } }
 

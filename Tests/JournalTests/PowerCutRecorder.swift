@@ -1,5 +1,3 @@
-import Synchronization
-
 @testable import Journal
 
 #if canImport(Glibc)
@@ -45,7 +43,7 @@ final class PowerCutRecorder: IOInterposer {
 
     let path: String
     let ledger: Ledger
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(path: String, ledger: Ledger) {
         self.path = path

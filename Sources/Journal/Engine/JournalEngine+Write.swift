@@ -303,7 +303,7 @@ extension JournalEngine {
             let queued = syncQueue
             syncQueue.removeAll()
             for ticket in queued { ticket.resolve(.failed(error)) }
-            resumeDurabilityWaitersLocked()
+            resumeDurabilityWaitersLocked(failedSync: error)
             lock.broadcast()
             throw error
         }
@@ -391,10 +391,13 @@ extension JournalEngine {
     }
 
     /// Resumes the async waiters a sync has covered, or all of them after a failure; lock held.
-    func resumeDurabilityWaitersLocked() {
+    /// `failedSync` is the error of the sync that just failed: the waiters it was meant to
+    /// cover learn its errno, as blocked threads do, rather than only that the handle is
+    /// poisoned.
+    func resumeDurabilityWaitersLocked(failedSync: JournalError? = nil) {
         if durabilityWaiters.isEmpty { return }
-        if let failure {
-            for waiter in durabilityWaiters { waiter.continuation.resume(returning: failure) }
+        if let error = failedSync ?? failure {
+            for waiter in durabilityWaiters { waiter.continuation.resume(returning: error) }
             durabilityWaiters.removeAll()
             return
         }

@@ -32,6 +32,10 @@ public struct ChunkCursor: Sendable {
     public private(set) var nextIndex: Int
     /// One past the last chunk this cursor returns (the count when it was made).
     public let endIndex: Int
+    /// When the stream this cursor reads was created (its `StreamInfo.createdAt`). A stream
+    /// deleted and created again under the same id has another value, so a reader that keeps
+    /// a position across calls can tell that the id now names a different stream.
+    public var streamCreatedAt: Int64 { view.entry.createdAt }
     private var pending: [UInt64] = []
     private var pendingPosition = 0
 

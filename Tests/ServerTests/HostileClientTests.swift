@@ -161,4 +161,55 @@ import Testing
         #expect(received == 160 * 50)
         #expect(client.request("GET", "/healthz")?.status == 200)
     }
+
+    /// A finished stream's hub has no journal watch, so a delete and a create under the same id
+    /// went unseen while a lagging subscriber kept the hub alive: the next subscriber was given
+    /// the old hub (the old chunk count) and the loop spun reading a cursor that had nothing
+    /// for it; the lagging one would have read the new stream's chunks as the old one's.
+    @Test func aStreamDeletedAndCreatedAgainUnderALaggingSubscriberGetsANewHub() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), ["--output-buffer", "16KiB", "--durability", "none"])
+        let client = TestHTTPClient(port: server.port, timeout: 5)
+        _ = client.request("PUT", "/streams/again")
+        let payload = String(repeating: "z", count: 1000)
+        // About 8 MB: more than the kernel's socket buffers hold, so the subscriber lags.
+        for index in 0..<160 {
+            let batch = "{\"chunks\":[" + (0..<50).map { "\"\(index)-\($0)-\(payload)\"" }.joined(separator: ",") + "]}"
+            #expect(client.request("POST", "/streams/again/batch", text: batch)?.status == 201)
+        }
+        #expect(client.request("POST", "/streams/again/complete")?.status == 200)
+        let lagging = TestHTTPClient(port: server.port, timeout: 5)
+        #expect(lagging.openEvents("/streams/again/events")?.status == 200)
+        #expect(client.request("DELETE", "/streams/again")?.status == 200)
+        #expect(client.request("PUT", "/streams/again")?.status == 201)
+        #expect(client.request("POST", "/streams/again/chunks", text: "fresh")?.status == 201)
+
+        let fresh = TestHTTPClient(port: server.port, timeout: 5)
+        #expect(fresh.openEvents("/streams/again/events")?.status == 200)
+        let first = fresh.nextEvents(1)
+        #expect(first.first?.id == "0")
+        #expect(first.first.map { String(decoding: $0.data, as: UTF8.self) } == "fresh")
+        #expect(client.request("POST", "/streams/again/complete")?.status == 200)
+        let end = fresh.nextEvents(1)
+        #expect(end.first?.event == "end")
+        #expect(end.first.map { String(decoding: $0.data, as: UTF8.self).contains("\"completed\"") } == true)
+
+        // The lagging subscriber gets the old stream's chunks in order, then learns of the
+        // delete; never a chunk of the new stream.
+        var lastID = -1
+        var ending: SSEEvent?
+        for event in lagging.eventsUntilClose() {
+            if event.event == "end" {
+                ending = event
+                break
+            }
+            let id = try #require(Int(event.id ?? ""), "an event without an index: \(event)")
+            #expect(id == lastID + 1)
+            #expect(String(decoding: event.data, as: UTF8.self).hasPrefix("\(id / 50)-\(id % 50)-"))
+            lastID = id
+        }
+        #expect(lastID < 160 * 50 - 1, "the delete came before the subscriber read everything")
+        #expect(ending.map { String(decoding: $0.data, as: UTF8.self).contains("\"deleted\"") } == true)
+        #expect(client.request("GET", "/healthz")?.status == 200)
+    }
 }

@@ -36,8 +36,14 @@ extension EventLoop {
 
     /// The hub for `stream`, created for the first subscriber.
     private func hub(for stream: StreamID) -> StreamHub? {
-        if let hub = hubs[stream], !hub.deleted { return hub }
         guard let info = try? journal.info(stream) else { return nil }
+        if let hub = hubs[stream] {
+            if !hub.deleted && hub.createdAt == info.createdAt { return hub }
+            // The id names a stream created since the hub was made. A finished stream's hub
+            // has no watch, so nothing told it of the delete: refreshing now marks it deleted
+            // and ends its subscribers; the new stream gets a hub of its own.
+            retire(hub)
+        }
         nextHubKey += 1
         let hub = StreamHub(info: info, key: nextHubKey)
         hubs[stream] = hub
@@ -57,6 +63,16 @@ extension EventLoop {
             // Deleted (or the journal closed) between two looks: the refresh finds out.
             inbox.hubChanged(key)
         }
+    }
+
+    /// Marks a hub whose stream was deleted (and perhaps created again under its id) as such:
+    /// its waiting subscribers end with `deleted`, lagging ones when they next read, and the
+    /// id's next subscriber gets a new hub.
+    private func retire(_ hub: StreamHub) {
+        hub.watch?.cancel()
+        hub.watch = nil
+        hub.deleted = true
+        refresh(hub)
     }
 
     /// A subscriber left; the last one takes the hub and its watch with it.
@@ -84,10 +100,12 @@ extension EventLoop {
         hub.watch = nil
         do {
             let info = try journal.info(hub.id)
-            if info.createdAt != hub.createdAt {
+            var cursor = try journal.chunks(of: hub.id, from: hub.knownCount)
+            // Both looks must find the hub's stream: it may be deleted and created again
+            // under the same id in between.
+            if hub.deleted || info.createdAt != hub.createdAt || cursor.streamCreatedAt != hub.createdAt {
                 hub.deleted = true
             } else {
-                var cursor = try journal.chunks(of: hub.id, from: hub.knownCount)
                 while let chunk = try cursor.next() {
                     if hub.subscribers > 0 {
                         hub.appendToSegment(index: chunk.index) { segment in
@@ -256,6 +274,13 @@ extension EventLoop {
             }
             do {
                 var cursor = try journal.chunks(of: hub.id, from: subscription.next)
+                guard cursor.streamCreatedAt == hub.createdAt, cursor.endIndex > subscription.next else {
+                    // The id names a newer stream (deleted and created again while this
+                    // subscriber lagged, unseen by the hub): never send its chunks as this
+                    // stream's, and never loop on a cursor that has nothing to give.
+                    retire(hub)
+                    continue
+                }
                 var events = 0
                 var bytes = 0
                 let room = connection.output.limit - connection.output.count

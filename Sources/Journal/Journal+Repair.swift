@@ -213,8 +213,9 @@ private struct Salvage {
         var broken = false
         /// Offset of the first record that could not be kept.
         var firstDropped: UInt64?
-        /// One past the highest chunk index any record of the stream mentions.
-        var knownCount: UInt32 = 0
+        /// One past the highest chunk index any record of the stream mentions (64 bits: an
+        /// index of `UInt32.max` is a valid field value, one past it is not a `UInt32`).
+        var knownCount: UInt64 = 0
         var droppedPayload = 0
         /// The terminal record read after the break, if any.
         var originalEnd: StreamStatus?
@@ -314,7 +315,7 @@ private struct Salvage {
                 return
             }
             if header.type == .chunk {
-                stream.knownCount = max(stream.knownCount, header.chunkIndex + 1)
+                stream.knownCount = max(stream.knownCount, UInt64(header.chunkIndex) + 1)
                 if fits {
                     steps.append(.chunk(header.stream, bodyOffset: Int(offset) + RecordField.size, length: body.count))
                     stream.count += 1
@@ -326,7 +327,7 @@ private struct Salvage {
                     stream.droppedPayload += body.count
                 }
             } else {
-                stream.knownCount = max(stream.knownCount, header.chunkIndex)
+                stream.knownCount = max(stream.knownCount, UInt64(header.chunkIndex))
                 if fits {
                     steps.append(.finish(header.stream, header.type.terminalStatus!, reason: reason))
                     stream.ended = true
@@ -365,7 +366,7 @@ private struct Salvage {
                     stream.originalEnd != nil
                     ? (lost == 1
                         ? "chunk \(stream.count) was"
-                        : "chunks \(stream.count)-\(stream.count + UInt32(lost) - 1) were")
+                        : "chunks \(stream.count)-\(Int(stream.count) + lost - 1) were")
                     : "chunk \(stream.count) and possibly later ones were"
                 let ending = stream.originalEnd.map { "; the stream had ended \($0)" } ?? ""
                 reason = "repair: \(chunks) lost \(location)\(ending)"

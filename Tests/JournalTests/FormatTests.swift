@@ -145,14 +145,15 @@ import Testing
                 finishedAt: 4,
                 reason: "model overloaded", blockStarts: []),
         ]
-        let body = SnapshotBody(logEnd: 10000, highestStreamNumber: 4, streams: entries)
+        // The log before the snapshot must hold the streams' 5,100 record bytes.
+        let body = SnapshotBody(logEnd: 20000, highestStreamNumber: 4, streams: entries)
         let decoded = try body.encoded().withUnsafeBytes { try SnapshotBody.decode($0) }
-        #expect(decoded.logEnd == 10000)
+        #expect(decoded.logEnd == 20000)
         #expect(decoded.highestStreamNumber == 4)
         #expect(decoded.streams == entries)
         var inconsistent = entries
         inconsistent[0].blockStarts = [8300]  // 65 chunks need two blocks
-        let bad = SnapshotBody(logEnd: 10000, highestStreamNumber: 4, streams: inconsistent).encoded()
+        let bad = SnapshotBody(logEnd: 20000, highestStreamNumber: 4, streams: inconsistent).encoded()
         #expect(throws: DecodeError.self) { try bad.withUnsafeBytes { try SnapshotBody.decode($0) } }
     }
 

@@ -137,6 +137,31 @@ import Testing
         #expect(status(parse(text, limits: limits)) == 400)
     }
 
+    /// Found by review while fuzzing: a chunk size near `Int.max` after a first chunk
+    /// overflowed the limit check (`body.count + size`) and trapped.
+    @Test func aChunkSizeNearIntMaxAfterAChunkIs413() {
+        let text =
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n7fffffffffffffff\r\n"
+        #expect(status(parse(text)) == 413)
+    }
+
+    /// Found by Fuzz/run.sh: a line both over its limit and ended by a bare LF was a 400 when
+    /// it arrived whole but a 414 when it arrived in pieces.
+    @Test func anOverlongLineWithABareLineFeedFailsAlikeWholeAndInPieces() {
+        var limits = HTTPLimits()
+        limits.maxURIBytes = 9
+        limits.maxMethodBytes = 1
+        let bytes = Array(("\u{FF}" + String(repeating: "X", count: 27) + "\n").utf8)
+        var pieces = HTTPRequestParser(limits: limits)
+        var last = HTTPRequestParser.Result.incomplete
+        for byte in bytes where last == .incomplete {
+            pieces.append([byte])
+            last = pieces.next()
+        }
+        #expect(status(last) == 414)
+        #expect(parse(bytes, limits: limits) == last)
+    }
+
     // MARK: Hostile input
 
     @Test(arguments: [

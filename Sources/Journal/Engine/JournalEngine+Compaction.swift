@@ -31,7 +31,8 @@ extension JournalEngine {
                 continue
             }
             let maxAge = entry.status == .completed ? policy.completedMaxAge : policy.unsuccessfulMaxAge
-            if let maxAge, now - entry.finishedAt > maxAge.microseconds {
+            // A cutoff, not an age: `finishedAt` comes from the file and may be anything.
+            if let maxAge, entry.finishedAt < now.saturatingSubtracting(maxAge.microseconds) {
                 dropped.append(entry)
             } else {
                 candidates.append(entry)

@@ -30,7 +30,8 @@ extension JournalEngine {
     /// How often the loop looks at open streams under `keepOpen`.
     private var staleCheckNanoseconds: UInt64? {
         guard case .keepOpen(let staleAfter) = options.openStreams else { return nil }
-        let quarter = UInt64(max(staleAfter.microseconds, 4)) * 1000 / 4
+        // Capped in microseconds before scaling, so an enormous stale time cannot overflow.
+        let quarter = min(UInt64(max(staleAfter.microseconds, 4)) / 4, 1_000_000) * 1000
         return min(max(quarter, 1_000_000), 1_000_000_000)
     }
 
@@ -123,7 +124,7 @@ extension JournalEngine {
     /// Ends as interrupted every open stream with no append for the stale time.
     func interruptStaleStreams() {
         guard case .keepOpen(let staleAfter) = options.openStreams else { return }
-        let cutoff = Clock.wallMicroseconds() - staleAfter.microseconds
+        let cutoff = Clock.wallMicroseconds().saturatingSubtracting(staleAfter.microseconds)
         let stale: [StreamID] = lock.withLock {
             table.live.filter { $0.status == .open && $0.updatedAt <= cutoff }.map(\.id)
         }

@@ -69,7 +69,9 @@ extension JournalEngine {
     static func previousPointer(in region: MappedRegion, at offset: UInt64, end: UInt64, path: String)
         throws(JournalError) -> UInt64
     {
-        guard offset >= Layout.logStart, offset % 8 == 0, offset + UInt64(RecordField.size) <= end else {
+        // `offset <= end` first: a damaged pointer near `UInt64.max` must not overflow the sum.
+        guard offset >= Layout.logStart, offset % 8 == 0, offset <= end, end - offset >= UInt64(RecordField.size)
+        else {
             throw .corruption(path: path, offset: offset, detail: "a record pointer leads outside the log")
         }
         return region.bytes(at: offset, count: RecordField.size).le(RecordField.previous)

@@ -76,6 +76,12 @@ extension JournalEngine {
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             if table.slot(of: id) != nil { throw .duplicateStream(id) }
+            // Numbers are never reused (FORMAT.md §5); only a damaged or hostile file has
+            // used the last one.
+            guard table.highestNumber < UInt32.max else {
+                throw .corruption(
+                    path: path, offset: end, detail: "every stream number is used (the highest is \(UInt32.max))")
+            }
             let number = table.highestNumber + 1
             let now = Clock.wallMicroseconds()
             let offset = try body.withBytes { (raw) throws(JournalError) in

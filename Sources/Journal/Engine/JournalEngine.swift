@@ -271,7 +271,8 @@ final class JournalEngine: @unchecked Sendable {
             case .interrupt:
                 interrupted.append(entry.id)
             case .keepOpen(let staleAfter):
-                if now - entry.updatedAt >= staleAfter.microseconds {
+                // A cutoff, not an age: `updatedAt` comes from the file and may be anything.
+                if entry.updatedAt <= now.saturatingSubtracting(staleAfter.microseconds) {
                     interrupted.append(entry.id)
                 } else {
                     kept.append(entry.id)
@@ -301,6 +302,13 @@ final class JournalEngine: @unchecked Sendable {
 
     /// Writes `header` (with a new sequence number) to the slot not in use; the caller syncs.
     func writeHeader() throws(JournalError) {
+        // A real file never gets near this; a damaged or hostile one may, and compaction adds
+        // up to `headerSlotCount` more.
+        guard header.sequence < UInt64.max - UInt64(2 * Layout.headerSlotCount) else {
+            throw .corruption(
+                path: path, offset: UInt64(headerSlot * Layout.headerSlotSize),
+                detail: "header sequence number \(header.sequence) cannot be increased")
+        }
         header.sequence += 1
         header.updatedAt = Clock.wallMicroseconds()
         let slot = 1 - headerSlot
@@ -381,10 +389,28 @@ struct EngineStatistics: Sendable {
 }
 
 extension Duration {
-    /// Whole microseconds.
+    /// Whole microseconds, clamped to `Int64`'s range (a retention of `.seconds(.max)` means
+    /// "forever", not a trap).
     var microseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return whole.saturatingAdding(attoseconds / 1_000_000_000_000)
+    }
+}
+
+extension Int64 {
+    /// `self + other`, clamped to the representable range.
+    func saturatingAdding(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other < 0 ? .min : .max) : sum
+    }
+
+    /// `self - other`, clamped to the representable range. Timestamps read from a file may be
+    /// anything, so ages and cutoffs computed from them use this rather than `-`.
+    func saturatingSubtracting(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : difference
     }
 }
 

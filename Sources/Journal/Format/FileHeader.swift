@@ -102,8 +102,8 @@ struct FileHeader: Equatable, Sendable {
         }
         if header.snapshotOffset != 0 {
             guard header.snapshotOffset >= Layout.logStart, header.snapshotOffset % 8 == 0,
-                header.snapshotLength >= UInt64(RecordField.size),
-                header.snapshotOffset + header.snapshotLength <= header.checkpointEnd
+                header.snapshotLength >= UInt64(RecordField.size), header.snapshotOffset <= header.checkpointEnd,
+                header.snapshotLength <= header.checkpointEnd - header.snapshotOffset
             else { return .invalid("snapshot pointer \(header.snapshotOffset) is outside the checkpoint") }
         }
         return .valid(header)

@@ -62,8 +62,10 @@ enum RecordVerdict: Equatable {
 /// stream lifecycle), which `RecordScanner` and the index apply.
 func decodeRecord(in log: UnsafeRawBufferPointer, at offset: UInt64, maxGeneration: UInt32) -> RecordVerdict {
     guard offset % UInt64(Layout.recordAlignment) == 0 else { return .invalid("offset is not 8-byte aligned") }
-    guard offset + UInt64(RecordField.size) <= UInt64(log.count) else {
-        if offset == UInt64(log.count) { return .end }
+    // Compared by subtraction: `offset` may come from a hostile pointer near `UInt64.max`,
+    // or lie past the end of a file shorter than the header area.
+    guard offset <= UInt64(log.count), UInt64(log.count) - offset >= UInt64(RecordField.size) else {
+        if offset >= UInt64(log.count) { return .end }
         let tail = UnsafeRawBufferPointer(rebasing: log[Int(offset)...])
         return tail.allSatisfy { $0 == 0 } ? .end : .invalid("record header runs past the end of the file")
     }

@@ -45,6 +45,10 @@ struct SnapshotBody: Sendable {
         let count = Int(try reader.u32())
         var streams: [StreamEntry] = []
         streams.reserveCapacity(min(count, body.count / 64))
+        // Every stream's records lie in the log before the snapshot, without overlapping, so
+        // the record bytes of all of them fit in it; checked so that no sum of counts from a
+        // damaged snapshot can overflow.
+        var recordBytesLeft = logEnd >= Layout.logStart ? logEnd - Layout.logStart : 0
         for _ in 0..<count {
             let at = reader.position
             let number = try reader.u32()
@@ -83,6 +87,14 @@ struct SnapshotBody: Sendable {
             else {
                 throw DecodeError(offset: at, detail: "stream entry \(number) is inconsistent")
             }
+            // Each record is at least a header: the open record and one per chunk.
+            guard recordBytes <= recordBytesLeft, byteCount <= recordBytes,
+                (UInt64(chunkCount) + 1) * UInt64(RecordField.size) <= recordBytes
+            else {
+                throw DecodeError(
+                    offset: at, detail: "stream entry \(number) claims more bytes than the log before it holds")
+            }
+            recordBytesLeft -= recordBytes
             streams.append(
                 StreamEntry(
                     id: StreamID(trusted: id), number: number, status: status, metadata: metadata,

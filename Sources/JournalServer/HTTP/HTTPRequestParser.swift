@@ -321,7 +321,8 @@ struct HTTPRequestParser: Sendable {
                     throw .badChunk("a chunk extension contains a control character")
                 }
             }
-            if body.count + size > limits.maxBodyBytes { throw .bodyTooLarge(limit: limits.maxBodyBytes) }
+            // Subtracted, not added: `size` may be near `Int.max`.
+            if size > limits.maxBodyBytes - body.count { throw .bodyTooLarge(limit: limits.maxBodyBytes) }
             phase = size == 0 ? .trailers : .chunkData(size)
             return true
         }
@@ -386,6 +387,9 @@ struct HTTPRequestParser: Sendable {
         while index < end {
             let byte = buffer[index]
             if byte == lf {
+                // Judged as a byte-at-a-time arrival would be (see below), so where the
+                // input is cut cannot change a 414/431 into a 400.
+                if index - cursor > limit + 1 { return .tooLong }
                 guard index > cursor, buffer[index - 1] == cr else { return .bareLineFeed }
                 let range = cursor..<(index - 1)
                 if range.count > limit { return .tooLong }

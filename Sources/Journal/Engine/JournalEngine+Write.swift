@@ -52,7 +52,7 @@ extension JournalEngine {
         // (Once faulted in up to the allocated size, wait for the file to grow.)
         if end + JournalEngine.prefaultAhead / 2 > populatedEnd && populatedEnd < fileSize && !prefaultRequested {
             prefaultRequested = true
-            lock.broadcast()  // the maintenance thread faults in the next pages
+            lock.broadcast()  // the prefault thread faults in the next pages
         }
         return offset
     }

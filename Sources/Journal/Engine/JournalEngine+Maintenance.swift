@@ -105,15 +105,22 @@ extension JournalEngine {
             if syncDue, let interval = syncIntervalNanoseconds { nextSync = after + interval }
             if staleDue, let interval = staleCheckNanoseconds { nextStaleCheck = after + interval }
             if compactionDue, let interval = autoCompactionNanoseconds { nextCompactionCheck = after + interval }
-            if !healthy { break }
+            if !healthy {
+                // Nothing more to do, but stay joinable until `stopMaintenanceThread` (see
+                // `prefaultLoop`).
+                while !stopMaintenance { lock.wait() }
+                break
+            }
         }
         lock.unlock()
     }
 
-    /// Serves the writer's prefault requests until the journal stops or fails.
+    /// Serves the writer's prefault requests until the journal stops. It does not return
+    /// early on a failure: `stopMaintenanceThread` joins it, and a process that exits without
+    /// closing should leave no finished, unjoined thread behind (TSan reports those).
     private func prefaultLoop() {
         lock.lock()
-        while !stopMaintenance && failure == nil && !isClosed {
+        while !stopMaintenance {
             if prefaultRequested {
                 prefaultLocked()
             } else {

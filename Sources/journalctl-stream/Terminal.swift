@@ -56,33 +56,38 @@ struct Terminal {
 enum Interrupt {
     /// The task running the command; set by `main` before the task can run.
     nonisolated(unsafe) static var task: Task<Int32, Never>?
-    /// Kept alive for the life of the process.
-    nonisolated(unsafe) private static var source: (any DispatchSourceSignal)?
+    /// Write end of the pipe the signal handler writes one byte to per Ctrl-C.
+    nonisolated(unsafe) private static var writeEnd: Int32 = -1
 
     /// Makes Ctrl-C end the command normally.
+    ///
+    /// A real handler, not `SIG_IGN` plus a Dispatch signal source: with the signal ignored,
+    /// a source that reads a signalfd sees it only when every thread blocks it, and threads
+    /// started elsewhere (the journal's poller) do not; once in CI under load `show -f` never
+    /// stopped on Ctrl-C. A handler runs on whichever thread receives the signal; it only
+    /// writes to a pipe (async-signal-safe), and a dedicated queue reads it and acts.
     static func endsCommand() {
-        guard source == nil, let task else { return }
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue.global())
-        let state = InterruptState()
-        source.setEventHandler {
-            if state.seen() { exit(0) }
-            task.cancel()
-            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { exit(0) }
+        guard writeEnd < 0, let task else { return }
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return }
+        writeEnd = ends[1]
+        let readEnd = ends[0]
+        signal(SIGINT) { _ in
+            var byte: UInt8 = 1
+            _ = write(Interrupt.writeEnd, &byte, 1)
         }
-        source.resume()
-        Interrupt.source = source
-    }
-}
-
-/// Whether Ctrl-C was pressed before. Touched only by the signal source's handler, which
-/// Dispatch never runs concurrently with itself.
-private final class InterruptState: @unchecked Sendable {
-    private var pressed = false
-
-    /// Returns whether it had been pressed, and records that it now has.
-    func seen() -> Bool {
-        defer { pressed = true }
-        return pressed
+        DispatchQueue(label: "journalctl-stream.interrupt").async {
+            var byte: UInt8 = 0
+            var presses = 0
+            while true {
+                let count = read(readEnd, &byte, 1)
+                if count < 0 && errno == EINTR { continue }
+                if count != 1 { return }
+                presses += 1
+                if presses > 1 { exit(0) }
+                task.cancel()
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { exit(0) }
+            }
+        }
     }
 }

@@ -633,46 +633,36 @@ class Reader:
         return True
 
 
-def follower(soak, number):
-    r = random.Random(soak.seed * 1000 + 100 + number)
+def reader_loop(soak, seed_offset, role, big=False, idle=0.05, **run_options):
+    """Picks streams and reads each with a Reader until the run ends; `run_options` go to
+    Reader.run. A socket error is a violation: the server must keep every connection sane."""
+    r = random.Random(soak.seed * 1000 + seed_offset)
     while soak.running():
-        record = soak.pick(r)
+        record = soak.pick(r, big=big)
         if record is None:
-            time.sleep(0.05)
+            time.sleep(idle)
             continue
+        if role == "slow":
+            soak.count("slow_readers")
+        options = {key: value(r) if callable(value) else value for key, value in run_options.items()}
         try:
-            Reader(soak, r, record, "follower").run()
+            Reader(soak, r, record, role).run(**options)
         except OSError as error:
-            soak.violation(f"follower {record.sid}: {error}")
+            soak.violation(f"{role} {record.sid}: {error}")
+
+
+def follower(soak, number):
+    reader_loop(soak, 100 + number, "follower")
 
 
 def resumer(soak, number):
-    r = random.Random(soak.seed * 1000 + 200 + number)
-    while soak.running():
-        record = soak.pick(r)
-        if record is None:
-            time.sleep(0.05)
-            continue
-        try:
-            Reader(soak, r, record, "resumer").run(drop_probability=0.7, read_size=r.choice([64, 700, 4096, 65536]))
-        except OSError as error:
-            soak.violation(f"resumer {record.sid}: {error}")
+    reader_loop(soak, 200 + number, "resumer", drop_probability=0.7,
+                read_size=lambda r: r.choice([64, 700, 4096, 65536]))
 
 
 def slow_reader(soak, number):
-    r = random.Random(soak.seed * 1000 + 300 + number)
-    while soak.running():
-        record = soak.pick(r, big=True)
-        if record is None:
-            time.sleep(0.1)
-            continue
-        soak.count("slow_readers")
-        try:
-            Reader(soak, r, record, "slow").run(
-                rcvbuf=4096, read_size=r.choice([256, 1024, 4096]), pause=0.004, stall_probability=0.25
-            )
-        except OSError as error:
-            soak.violation(f"slow reader {record.sid}: {error}")
+    reader_loop(soak, 300 + number, "slow", big=True, idle=0.1, rcvbuf=4096,
+                read_size=lambda r: r.choice([256, 1024, 4096]), pause=0.004, stall_probability=0.25)
 
 
 # MARK: Malformed requests

@@ -239,11 +239,7 @@ func runConcurrent(_ ctx: BenchContext) throws {
 /// through a read-only open, that every stream holds exactly the chunks its thread was told
 /// were appended.
 private func concurrentJournal(_ ctx: BenchContext, threads: Int, bodies: BodySource) throws -> Double {
-    let path = ctx.scratch.file("t.journal")
-    let journal = try Journal(path: path, options: JournalOptions(durability: .everyAcknowledgement))
-    let ids = workloadStreamIDs(threads)
-    let streams = try (0..<threads).map { try StreamID(ids.string($0)) }
-    for id in streams { try journal.createStream(id) }
+    let (path, journal, streams) = try durableJournal(ctx, streams: threads)
     let gate = StartGate()
     let results = WorkerResults(workers: threads)
     var elapsed = 0.0
@@ -270,28 +266,40 @@ private func concurrentJournal(_ ctx: BenchContext, threads: Int, bodies: BodySo
         afterStart: { gate.open(afterWorkers: threads, runFor: ctx.config.concurrentSeconds) })
     elapsed = Double(monotonicNanoseconds() - gate.openedAt) / 1e9
     try journal.close()
-    if let error = results.error { throw BenchError("StreamJournal, \(threads) appenders: \(error)") }
+    try checkDurableRun(path: path, streams: streams, results: results, label: "\(threads) appender threads")
+    return Double(results.total) / elapsed
+}
+
+/// A new every-ack journal with one open stream per appender.
+private func durableJournal(_ ctx: BenchContext, streams count: Int) throws -> (String, Journal, [StreamID]) {
+    let path = ctx.scratch.file("t.journal")
+    let journal = try Journal(path: path, options: JournalOptions(durability: .everyAcknowledgement))
+    let ids = workloadStreamIDs(count)
+    let streams = try (0..<count).map { try StreamID(ids.string($0)) }
+    for id in streams { try journal.createStream(id) }
+    return (path, journal, streams)
+}
+
+/// Throws the first appender's error, or a stream whose chunk count, read back through a
+/// read-only open, differs from what its appender was told it appended.
+private func checkDurableRun(path: String, streams: [StreamID], results: WorkerResults, label: String) throws {
+    if let error = results.error { throw BenchError("StreamJournal, \(label): \(error)") }
     let reader = try Journal.openReadOnly(path: path)
-    for i in 0..<threads {
+    for i in streams.indices {
         let count = try reader.info(streams[i]).chunkCount
         if count != results.count(i) {
             throw BenchError(
-                "StreamJournal, \(threads) appenders: stream \(i) holds \(count) chunks after close, its thread appended \(results.count(i))"
+                "StreamJournal, \(label): stream \(i) holds \(count) chunks after close, its appender appended \(results.count(i))"
             )
         }
     }
     try reader.close()
-    return Double(results.total) / elapsed
 }
 
 /// One run of `tasks` durable journal appenders as tasks calling `appendSuspending`; returns
 /// chunks/s, after the same read-back check as the threads' run.
 private func concurrentJournalTasks(_ ctx: BenchContext, tasks: Int, bodies: BodySource) throws -> Double {
-    let path = ctx.scratch.file("t.journal")
-    let journal = try Journal(path: path, options: JournalOptions(durability: .everyAcknowledgement))
-    let ids = workloadStreamIDs(tasks)
-    let streams = try (0..<tasks).map { try StreamID(ids.string($0)) }
-    for id in streams { try journal.createStream(id) }
+    let (path, journal, streams) = try durableJournal(ctx, streams: tasks)
     let results = WorkerResults(workers: tasks)
     let started = monotonicNanoseconds()
     let deadline = started + UInt64(ctx.config.concurrentSeconds * 1e9)
@@ -320,12 +328,7 @@ private func concurrentJournalTasks(_ ctx: BenchContext, tasks: Int, bodies: Bod
     group.wait()
     let elapsed = Double(monotonicNanoseconds() - started) / 1e9
     try journal.close()
-    if let error = results.error { throw BenchError("StreamJournal, \(tasks) tasks: \(error)") }
-    let reader = try Journal.openReadOnly(path: path)
-    for i in 0..<tasks where try reader.info(streams[i]).chunkCount != results.count(i) {
-        throw BenchError("StreamJournal, \(tasks) tasks: stream \(i) does not hold the \(results.count(i)) chunks its task appended")
-    }
-    try reader.close()
+    try checkDurableRun(path: path, streams: streams, results: results, label: "\(tasks) appender tasks")
     ctx.scratch.removeFiles(path)
     return Double(results.total) / elapsed
 }

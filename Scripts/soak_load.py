@@ -517,7 +517,10 @@ class Reader:
             return
         if status != 200:
             return self.fail(f"status {status}")
-        expect_first = resumed_from is not None
+        # Any connection, the first included, may land on a newer incarnation of the id: the
+        # producer can delete and create it again between pick() and this request. Only the
+        # first event of a connection can show that; later ones come from the same hub.
+        first_event = True
         stalled_at = None
         # Where this connection is dropped (bytes of body received), and whether it stalls.
         drop_after = self.r.randint(1, 48_000) if self.r.random() < drop_probability else None
@@ -531,10 +534,10 @@ class Reader:
                 # Keep only the bytes up to the drop point: often mid-event, never dispatched.
                 cut = max(0, len(connection.buffer) - (received - drop_after))
             for event in connection.take_events(cut):
-                if not self.handle(event, expect_first, resumed_from):
+                if not self.handle(event, first_event, resumed_from):
                     return
                 if event["id"] is not None:
-                    expect_first = False
+                    first_event = False
             if cut is not None:
                 return  # dropped; the events beyond the cut were never received
             if self.done:
@@ -551,10 +554,10 @@ class Reader:
             received += len(data)
             if not data:
                 for event in connection.take_events():
-                    if not self.handle(event, expect_first, resumed_from):
+                    if not self.handle(event, first_event, resumed_from):
                         return
                     if event["id"] is not None:
-                        expect_first = False
+                        first_event = False
                 if self.done:
                     return
                 if record.deleted:
@@ -568,7 +571,7 @@ class Reader:
                 self.soak.count("send_timeout_cutoffs")
                 return
 
-    def handle(self, event, expect_first, resumed_from):
+    def handle(self, event, first_event, resumed_from):
         record = self.record
         kind = event["event"] or "message"
         if kind == "reset":
@@ -588,7 +591,9 @@ class Reader:
                 self.done = True
                 return False
             ok = record.wait_for(lambda rec: rec.status != "open" or rec.deleted)
-            if record.deleted and not (ok and record.status == info.get("status")):
+            matches = info.get("status") == record.status and self.last + 1 == record.count
+            if record.deleted and not (ok and matches):
+                # The end of a newer incarnation (or of this one, deleted since): not ours to judge.
                 self.soak.count("deleted_under_reader")
                 self.done = True
                 return False
@@ -597,7 +602,7 @@ class Reader:
                     f"end {info} after index {self.last}; ledger: {record.count} chunks, {record.status}"
                 )
                 return False
-            if resumed_from is not None and expect_first:
+            if resumed_from is not None and first_event:
                 self.soak.count("resumes_verified")
             self.soak.count("follows_completed")
             self.done = True
@@ -609,15 +614,15 @@ class Reader:
         data = decode(event)
         if index != self.last + 1:
             what = "duplicate" if index <= self.last else "gap"
-            if record.deleted and expect_first and data != record.expected(index):
-                # Resumed onto a newer stream of the same id: this one is gone.
+            if record.deleted and first_event and data != record.expected(index):
+                # Landed on a newer incarnation of the id: this one is gone.
                 self.soak.count("deleted_under_reader")
                 self.done = True
                 return False
             self.fail(f"{what}: index {index} after {self.last} (resumed from {resumed_from})")
             return False
         if data != record.expected(index):
-            if record.deleted and expect_first:
+            if record.deleted and first_event:
                 self.soak.count("deleted_under_reader")
                 self.done = True
                 return False
@@ -626,7 +631,7 @@ class Reader:
         if index >= record.count and not record.wait_for(lambda rec: rec.count > index, timeout=10):
             self.fail(f"index {index} delivered but never acknowledged (ledger {record.count})")
             return False
-        if expect_first and resumed_from is not None:
+        if first_event and resumed_from is not None:
             self.soak.count("resumes_verified")
         self.last = index
         self.soak.count("events_delivered")

@@ -20,7 +20,7 @@ final class ChildProcess {
         var path = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &path, path.count - 1)
         precondition(count > 0, "cannot read /proc/self/exe")
-        var directory = String(cString: path)
+        var directory = String(decoding: path[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // The test binary is `.build/<config>/StreamJournalPackageTests.xctest`.
         directory = String(directory[..<directory.lastIndex(of: "/")!])
         return directory + "/" + name

@@ -120,6 +120,9 @@ func runFollow(_ ctx: BenchContext) throws {
     var p99: [Double] = []
     var pmax: [Double] = []
     var throughput: [Double] = []
+    var floorP50: [Double] = []
+    var floorP99: [Double] = []
+    var floorMax: [Double] = []
     var problems: [String] = []
     for _ in 0..<ctx.reps {
         let path = ctx.scratch.file("f.journal")
@@ -154,6 +157,13 @@ func runFollow(_ ctx: BenchContext) throws {
         p50.append(Double(percentile(all, 0.50)) / 1e9)
         p99.append(Double(percentile(all, 0.99)) / 1e9)
         pmax.append(Double(all.last!) / 1e9)
+
+        // The runtime's floor for the same shape, in the same repetition.
+        var floor = continuationFloorLatencies(tasks: followers, rounds: paced, rate: rate)
+        floor.sort()
+        floorP50.append(Double(percentile(floor, 0.50)) / 1e9)
+        floorP99.append(Double(percentile(floor, 0.99)) / 1e9)
+        floorMax.append(Double(floor.last!) / 1e9)
 
         // Throughput: a burst as fast as possible, then complete.
         let id2 = try journal.createStream()
@@ -194,6 +204,15 @@ func runFollow(_ ctx: BenchContext) throws {
     ctx.report.add(
         ResultRow(
             group: "follow", workload: "\(lat), max", metric: .duration, journal: Samples(values: pmax), sqlite: nil))
+    let floorLabel =
+        "follow latency floor (Swift runtime alone: \(grouped(followers)) tasks resumed from bare continuations, "
+        + "no journal), 50/s x \(Int(latencySeconds)) s"
+    for (name, samples) in [("p50", floorP50), ("p99", floorP99), ("max", floorMax)] {
+        ctx.report.add(
+            ResultRow(
+                group: "follow", workload: "\(floorLabel), \(name)", metric: .duration,
+                journal: Samples(values: samples), sqlite: nil))
+    }
     ctx.report.add(
         ResultRow(
             group: "follow",

@@ -310,7 +310,8 @@ private func concurrentJournalTasks(_ ctx: BenchContext, tasks: Int, bodies: Bod
             var n = 0
             while monotonicNanoseconds() < deadline {
                 do {
-                    let index = try await journal.appendSuspending(bytes: bodies.body(stream: i, index: n), to: streams[i])
+                    let body = bodies.body(stream: i, index: n)
+                    let index = try await journal.appendSuspending(bytes: body, to: streams[i])
                     if index != n {
                         results.fail("task \(i): append returned index \(index), expected \(n)")
                         break

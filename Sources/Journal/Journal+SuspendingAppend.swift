@@ -22,14 +22,9 @@ extension Journal {
     /// Appends the UTF-8 bytes of `text` as one chunk; see `appendSuspending(_:to:)`.
     @discardableResult
     public func appendSuspending(_ text: String, to stream: StreamID) async throws(JournalError) -> Int {
-        var text = text
-        var result: Result<(Int, LogPosition), JournalError>?
-        text.withUTF8 { utf8 in
-            result = Result { () throws(JournalError) in
-                try engine.appendWithoutAcknowledging(UnsafeRawBufferPointer(utf8), to: stream)
-            }
+        let (index, end) = try text.withUTF8Bytes { (raw) throws(JournalError) in
+            try engine.appendWithoutAcknowledging(raw, to: stream)
         }
-        let (index, end) = try result!.get()
         try await acknowledge(end)
         return index
     }

@@ -66,14 +66,7 @@ public final class Journal: Sendable {
     /// Appends the UTF-8 bytes of `text` as one chunk; returns its index.
     @discardableResult
     public func append(_ text: String, to stream: StreamID) throws(JournalError) -> Int {
-        var text = text
-        var result: Result<Int, JournalError>?
-        text.withUTF8 { utf8 in
-            result = Result { () throws(JournalError) in
-                try engine.appendOne(UnsafeRawBufferPointer(utf8), to: stream)
-            }
-        }
-        return try result!.get()
+        try text.withUTF8Bytes { (raw) throws(JournalError) in try engine.appendOne(raw, to: stream) }
     }
 
     /// Appends the bytes in `buffer` as one chunk without copying them first.

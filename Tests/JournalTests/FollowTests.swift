@@ -237,6 +237,13 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
         #expect(
             SSEResumePoint.decide(lastEventID: "10", info: open)
                 == .reset(earliest: 0, reason: "Last-Event-ID 10 is beyond the last chunk (9)"))
+        // A stream a power loss cut short and recovery ended: a client that saw more gets a
+        // reset, not other bytes under the indices it saw (README, "Durability").
+        var interrupted = open
+        interrupted.status = .interrupted
+        #expect(
+            SSEResumePoint.decide(lastEventID: "12", info: interrupted)
+                == .reset(earliest: 0, reason: "Last-Event-ID 12 is beyond the last chunk (9)"))
         #expect(
             SSEResumePoint.decide(lastEventID: "2", info: open, earliestAvailable: 5)
                 == .reset(earliest: 5, reason: "chunks before 5 were removed"))

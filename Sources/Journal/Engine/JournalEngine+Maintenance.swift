@@ -121,11 +121,9 @@ extension JournalEngine {
     private func prefaultLoop() {
         lock.lock()
         while !stopMaintenance {
-            if prefaultRequested {
-                prefaultLocked()
-            } else {
-                lock.wait(nanoseconds: 1_000_000_000)
-            }
+            // Requests and the stop both broadcast under the lock, so an untimed wait misses
+            // neither.
+            if prefaultRequested { prefaultLocked() } else { lock.wait() }
         }
         lock.unlock()
     }

@@ -121,3 +121,15 @@ extension Array where Element == UInt8 {
         return try result!.get()
     }
 }
+
+extension String {
+    /// The string's UTF-8 bytes to `body`, keeping the body's typed error (`withUTF8`
+    /// rethrows `any Error`). Copies only a string that is not already contiguous UTF-8.
+    @inline(__always)
+    func withUTF8Bytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var text = self
+        var result: Result<R, E>?
+        text.withUTF8 { utf8 in result = Result { () throws(E) in try body(UnsafeRawBufferPointer(utf8)) } }
+        return try result!.get()
+    }
+}

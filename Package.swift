@@ -39,9 +39,15 @@ let package = Package(
             dependencies: ["Journal"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // What the three test targets share: per-test temporary directories removed at exit.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "JournalTests",
-            dependencies: ["Journal", "CJournal"],
+            dependencies: ["Journal", "CJournal", "TestSupport"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The CLI (issue 6): a thin shell over the library's public API.
@@ -53,7 +59,7 @@ let package = Package(
         // Runs the built journalctl-stream binary as a user would.
         .testTarget(
             name: "CLITests",
-            dependencies: ["Journal"],
+            dependencies: ["Journal", "TestSupport"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // journal-server (issue 5): epoll, eventfd, accept4 and signalfd, which Glibc lacks.
@@ -67,7 +73,7 @@ let package = Package(
         // Parser and state-machine unit tests, and end-to-end tests against the built binary.
         .testTarget(
             name: "ServerTests",
-            dependencies: ["JournalServer", "Journal"],
+            dependencies: ["JournalServer", "Journal", "TestSupport"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ enum Fixture {
 
 /// Every command of `journalctl-stream`, run as a separate process on prepared journals.
 @Suite(.serialized) final class CLITests {
-    let directory = TestDirectory()
+    let directory = TestDirectory(prefix: "sj-cli")
     var path: String { directory.file("journal.sj") }
 
     deinit {

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 /// Runs the kill loop (`journal-torture`, issue 8) for a few lives, so `swift test` covers

@@ -193,17 +193,3 @@ func eventually(within seconds: Double = 10, _ condition: () throws -> Bool) ret
         usleep(10_000)
     }
 }
-
-/// A fresh temporary directory per test.
-struct TestDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/sj-server-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}

@@ -113,15 +113,17 @@ extension Journal {
         }
         let file = try MappedFile(path: path, descriptor: fd)
         let bytes = file.bytes
-        var maxGeneration = UInt32.max
         do {
-            maxGeneration = try LoadedState.pickHeader(bytes, path: path).header.generation
+            _ = try LoadedState.pickHeader(bytes, path: path)
         } catch {
             // Both header slots damaged: the records still say which generation wrote them.
             guard case .corruption = error else { throw error }
         }
         let verification = Journal.verify(bytes, path: path)
-        var salvage = Salvage(file: bytes, maxGeneration: maxGeneration)
+        // No generation ceiling: a record newer than the header means the newer header slot
+        // is damaged (every writer makes its header durable before its first record), and
+        // the checksum already vouches for the record.
+        var salvage = Salvage(file: bytes, maxGeneration: .max)
         salvage.run()
         var report = salvage.report(path: path, dryRun: dryRun)
         report.problems = verification.problems

@@ -117,8 +117,34 @@ extension Journal {
                 report.logEnd = offset
                 if offset < header.checkpointEnd {
                     report.problems.append(.init(offset: offset, detail: "\(reason), before the durable checkpoint"))
-                } else {
+                    break scan
+                }
+                switch TailVerdict.examine(file, from: offset, headerGeneration: header.generation) {
+                case .torn:
                     report.tailNote = "torn tail at offset \(offset): \(reason)"
+                case .tornBeforeLaterWrites(let later):
+                    report.tailNote =
+                        "torn tail at offset \(offset): \(reason); a sector of it was never written (a power loss), "
+                        + "and the unsynced records from offset \(later) are dropped with it at the next writable open"
+                case .damaged(let intact)
+                where intact > offset
+                    && decodeRecord(in: file, at: offset, maxGeneration: header.generation).isRecord:
+                    // A live writer finished the record meanwhile: the log just ended there.
+                    break
+                case .damaged(let intact):
+                    report.problems.append(
+                        .init(
+                            offset: offset,
+                            detail:
+                                "\(reason); an intact record follows at offset \(intact), so this is damage, not a torn write"
+                        ))
+                case .newerGeneration(let at, let generation):
+                    report.problems.append(
+                        .init(
+                            offset: at,
+                            detail:
+                                "record of writer generation \(generation), newer than the current header's \(header.generation): the newer header slot is damaged"
+                        ))
                 }
                 break scan
             }

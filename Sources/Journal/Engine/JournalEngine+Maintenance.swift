@@ -92,11 +92,15 @@ extension JournalEngine {
             let compactionDue = nextCompactionCheck.map { $0 <= current } ?? false
             let dirty = end > syncedEnd
             let healthy = failure == nil && !isClosed
+            // No sync coming that would move the checkpoint to what the last one covered
+            // (appends stopped, or `Durability.none`): run one.
+            let checkpointSyncDue = checkpointDue && !syncInFlight && !(syncDue && dirty) && !asyncSyncDue
             lock.unlock()
             if healthy {
                 // Errors poison the handle; the next caller sees them, so they are not lost here.
                 if snapshotDue { try? writeSnapshot() }
                 if (syncDue && dirty) || asyncSyncDue { try? sync() }
+                if checkpointSyncDue { try? syncCheckpoint() }
                 if staleDue { interruptStaleStreams() }
                 if compactionDue { compactIfWorthIt() }
             }

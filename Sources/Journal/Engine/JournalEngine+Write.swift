@@ -293,25 +293,29 @@ extension JournalEngine {
     /// Runs one `fdatasync` of everything written so far, then resolves the queue; called
     /// with the lock held and `syncInFlight` set by (or for) this thread.
     private func leadSyncLocked() throws(JournalError) {
+        var failed: JournalError?
+        do { try advanceCheckpointLocked() } catch { failed = error }
         let goal = end
-        let descriptor = fd
-        lock.unlock()
-        let started = Clock.monotonicNanoseconds()
-        var syncError: Errno?
-        do { try descriptor.dataSync() } catch { syncError = error }
-        let elapsed = Clock.monotonicNanoseconds() - started
-        lock.lock()
-        statistics.syncs += 1
-        statistics.syncNanoseconds += elapsed
-        if let syncError {
+        if failed == nil {
+            let descriptor = fd
+            lock.unlock()
+            let started = Clock.monotonicNanoseconds()
+            var syncError: Errno?
+            do { try descriptor.dataSync() } catch { syncError = error }
+            let elapsed = Clock.monotonicNanoseconds() - started
+            lock.lock()
+            statistics.syncs += 1
+            statistics.syncNanoseconds += elapsed
+            if let syncError { failed = poison(.io(operation: "fdatasync", path: path, errno: syncError)) }
+        }
+        if let failed {
             syncInFlight = false
-            let error = poison(.io(operation: "fdatasync", path: path, errno: syncError))
             let queued = syncQueue
             syncQueue.removeAll()
-            for ticket in queued { ticket.resolve(.failed(error)) }
-            resumeDurabilityWaitersLocked(failedSync: error)
+            for ticket in queued { ticket.resolve(.failed(failed)) }
+            resumeDurabilityWaitersLocked(failedSync: failed)
             lock.broadcast()
-            throw error
+            throw failed
         }
         syncedEnd = max(syncedEnd, goal)
         // The next leader first, so its sync starts while the covered threads wake.
@@ -325,6 +329,43 @@ extension JournalEngine {
         for ticket in covered { ticket.resolve(.covered) }
         resumeDurabilityWaitersLocked()
         lock.broadcast()
+    }
+
+    /// How often, at most, a sync moves the header's checkpoint: the bound on how much
+    /// synced log a damaged record could otherwise pass off as a torn tail (FORMAT.md §5).
+    static let checkpointIntervalNanoseconds: UInt64 = 100_000_000
+
+    /// Whether the checkpoint trails what earlier syncs covered and may move now; lock held.
+    var checkpointDue: Bool {
+        guard writable, syncedEnd > header.checkpointEnd else { return false }
+        return lastCheckpointNanoseconds == 0
+            || Clock.monotonicNanoseconds() - lastCheckpointNanoseconds >= Self.checkpointIntervalNanoseconds
+    }
+
+    /// Before a sync: moves the header's checkpoint to the end that earlier syncs covered, at
+    /// most every `checkpointIntervalNanoseconds`, so that this sync makes it durable; lock
+    /// held. A failed header write poisons the handle and fails this sync's callers.
+    ///
+    /// Without this the checkpoint moved only at snapshots and closes, and recovery took
+    /// damage in records synced since for a torn tail and dropped them. Only synced bytes:
+    /// the sync that carries the header may be cut short, and the checkpoint must never
+    /// claim bytes the disk may not hold.
+    func advanceCheckpointLocked() throws(JournalError) {
+        guard checkpointDue else { return }
+        header.checkpointEnd = syncedEnd
+        lastCheckpointNanoseconds = Clock.monotonicNanoseconds()
+        try writeHeader()
+    }
+
+    /// Runs a sync when none is pending, so that a checkpoint trailing the last sync gets
+    /// written and made durable (the maintenance thread, when appends stopped). One byte past
+    /// the end: only a sync that starts now covers it.
+    func syncCheckpoint() throws(JournalError) {
+        let target = try lock.withLock { () throws(JournalError) in
+            try checkWritable()
+            return LogPosition(offset: end + 1, epoch: fileEpoch)
+        }
+        try makeDurable(upTo: target)
     }
 
     /// Syncs everything written so far.

@@ -125,15 +125,52 @@ struct LoadedState {
         state.lastGeneration = scanner.lastGeneration
         if state.end < picked.header.checkpointEnd {
             let detail =
-                state.report.tornTailReason
+                state.report.tornTailReason.map {
+                    "\($0), before the durable checkpoint at \(picked.header.checkpointEnd) (damage, not a write torn by a crash)"
+                }
                 ?? (UInt64(file.count) < picked.header.checkpointEnd
                     ? "the file ends at \(file.count) but records up to \(picked.header.checkpointEnd) were durable (truncated file?)"
                     : "the log ends before the durable checkpoint at \(picked.header.checkpointEnd)")
             throw .corruption(path: path, offset: state.end, detail: detail)
         }
-        if state.stoppedAtInvalid { state.report.tornTailOffset = state.end }
+        if state.stoppedAtInvalid {
+            try state.classifyTail(file, path: path, damagedSlots: picked.damaged)
+        }
         state.report.logEnd = state.end
         return state
+    }
+
+    /// Decides whether the invalid bytes at `end` (at or after the checkpoint) are a torn tail
+    /// or damage (FORMAT.md §5); throws `corruption` for damage, so nothing is discarded
+    /// silently.
+    private mutating func classifyTail(
+        _ file: UnsafeRawBufferPointer, path: String, damagedSlots: [String]
+    ) throws(JournalError) {
+        let reason = report.tornTailReason ?? "invalid record"
+        switch TailVerdict.examine(file, from: end, headerGeneration: header.generation) {
+        case .torn:
+            report.tornTailOffset = end
+        case .tornBeforeLaterWrites(let later):
+            report.tornTailOffset = end
+            report.tornTailReason =
+                "\(reason); a sector of it was never written (a power loss), and the unsynced records from offset \(later) that the disk wrote before it are dropped with it"
+        case .newerGeneration(let offset, let generation):
+            let slots = damagedSlots.isEmpty ? "" : " (\(damagedSlots.joined(separator: "; ")))"
+            throw .corruption(
+                path: path, offset: UInt64(headerSlot == 0 ? Layout.headerSlotSize : 0),
+                detail:
+                    "the record at offset \(offset) was written by writer generation \(generation), but the newest valid header slot (\(slotName(headerSlot))) is of generation \(header.generation): the newer header slot is damaged\(slots); nothing was changed"
+            )
+        case .damaged(let intact):
+            // A reader racing a live writer can find the record at `end` half-written and
+            // the next one already complete when it looks again; the log simply ends here.
+            if intact > end, decodeRecord(in: file, at: end, maxGeneration: header.generation).isRecord { return }
+            let follows =
+                intact == end
+                ? "the record there is intact (its checksum matches) but breaks a validity rule"
+                : "an intact record follows at offset \(intact), so this is damage, not a write torn by a crash"
+            throw .corruption(path: path, offset: end, detail: "\(reason); \(follows); nothing was changed")
+        }
     }
 
     /// Reads one snapshot record and the stream table it holds.

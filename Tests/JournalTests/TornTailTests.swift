@@ -1,0 +1,170 @@
+import TestSupport
+import Testing
+
+@testable import Journal
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Damage that looks like the end of the log must not be dropped as a torn tail (FORMAT.md
+/// §5, "Torn tail or damage"): recovery refuses it, `verify` reports it, and `repair`
+/// salvages what is intact. Only a write torn by a crash is dropped quietly.
+@Suite struct TornTailTests {
+    /// A crashed journal (no close, so the checkpoint stays where the open put it unless a
+    /// sync moved it) with one open stream of `chunks`.
+    static func crashedJournal(
+        at path: String, durability: Durability = .none, chunks: [[UInt8]]
+    ) throws -> StreamID {
+        var options = JournalOptions(durability: durability)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        let id = try StreamID("s")
+        try journal.createStream(id)
+        for chunk in chunks { try journal.append(chunk, to: id) }
+        journal.engine.abandonForTesting()
+        return id
+    }
+
+    static func chunkRecords(_ bytes: [UInt8]) -> [ScannedRecord] {
+        scanRecords(bytes).filter { $0.header.type == .chunk }
+    }
+
+    /// The current header as recovery picks it.
+    static func header(_ bytes: [UInt8]) throws -> FileHeader {
+        try bytes.withUnsafeBytes { try LoadedState.pickHeader($0, path: "test").header }
+    }
+
+    /// Asserts that every open fails with corruption at `offset`, that `verify` reports a
+    /// problem there, and that the failed writable open changed no byte.
+    static func expectRefused(_ path: String, at offset: UInt64, mentioning words: String) {
+        let before = FileBytes.read(path)
+        for writable in [true, false] {
+            do {
+                _ = writable ? try Journal(path: path) : try Journal.openReadOnly(path: path)
+                Issue.record("a \(writable ? "writable" : "read-only") open accepted the damaged file")
+            } catch {
+                guard case .corruption(_, let at, _) = error else {
+                    Issue.record("expected corruption, got \(error)")
+                    continue
+                }
+                #expect(at == offset, "\(error)")
+                #expect(error.description.contains(words), "\(error)")
+            }
+        }
+        // Compared outside #expect, which would print both megabyte arrays on a failure.
+        let unchanged = FileBytes.read(path) == before
+        #expect(unchanged, "a refused open changed the file")
+        let report = before.withUnsafeBytes { Journal.verify($0, path: path) }
+        #expect(!report.isClean)
+        #expect(report.problems.contains { $0.detail.contains(words) }, "\(report.problems)")
+    }
+
+    @Test func aDamagedNewestHeaderSlotIsRefusedNotTakenForAnEmptyLog() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<5).map { Array("chunk \($0)".utf8) }
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        // The open wrote generation 1 to slot A; slot B still holds the creator's generation 0.
+        #expect(try Self.header(bytes).generation == 1)
+        bytes[60] ^= 0x10
+        #expect(try Self.header(bytes).generation == 0)
+        FileBytes.write(bytes, to: path)
+
+        Self.expectRefused(path, at: 0, mentioning: "generation")
+        let repair = try Journal.repair(path: path)
+        #expect(repair.chunksKept == chunks.count)
+        let journal = try Journal.openReadOnly(path: path)
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.bytes) == chunks)
+    }
+
+    @Test func damageFollowedByIntactRecordsIsRefusedNotTakenForATornTail() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<6).map { Array("payload number \($0)".utf8) }
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let records = Self.chunkRecords(bytes)
+        // Nothing synced: the checkpoint is where the open left it, before every chunk.
+        #expect(try Self.header(bytes).checkpointEnd <= records[0].offset)
+        bytes[Int(records[2].offset) + RecordField.size + 3] ^= 0x01
+        FileBytes.write(bytes, to: path)
+
+        Self.expectRefused(
+            path, at: records[2].offset, mentioning: "intact record follows at offset \(records[3].offset)")
+        let repair = try Journal.repair(path: path)
+        #expect(repair.chunksKept == 2)
+        #expect(repair.chunksLost >= 1)
+        var cursor = try Journal.openReadOnly(path: path).chunks(of: id)
+        #expect(try cursor.collect().map(\.bytes) == Array(chunks.prefix(2)))
+    }
+
+    @Test func syncsMoveTheCheckpointSoDamageInSyncedRecordsIsRefused() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<4).map { Array("acknowledged \($0)".utf8) }
+        _ = try Self.crashedJournal(at: path, durability: .everyAcknowledgement, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let checkpoint = try Self.header(bytes).checkpointEnd
+        let records = scanRecords(bytes)
+        // The first sync after the open moved the checkpoint past the record it covered.
+        #expect(checkpoint >= records[0].end)
+        let last = try #require(records.last { $0.end <= checkpoint })
+        // Only the synced prefix survives (a power loss took the rest), and its last record
+        // has a flipped bit: no intact record follows, so only the checkpoint tells damage
+        // from a torn write.
+        for index in Int(checkpoint)..<bytes.count { bytes[index] = 0 }
+        bytes[Int(last.offset) + RecordField.size] ^= 0x04
+        FileBytes.write(bytes, to: path)
+
+        Self.expectRefused(path, at: last.offset, mentioning: "before the durable checkpoint")
+    }
+
+    @Test func aWriteTornByAPowerLossIsDroppedWithTheLaterWritesTheDiskReordered() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 3000)
+        let chunks = [Array("before".utf8), big, Array("after".utf8)]
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let records = Self.chunkRecords(bytes)
+        let torn = records[1]
+        // A sector of the big record never reached the disk; the record after it did.
+        let sector = (Int(torn.offset) + 1023) / 512 * 512
+        #expect(sector + 512 <= Int(torn.end))
+        for index in sector..<sector + 512 { bytes[index] = 0 }
+        FileBytes.write(bytes, to: path)
+
+        let report = bytes.withUnsafeBytes { Journal.verify($0, path: path) }
+        #expect(report.isClean, "\(report.problems)")
+        #expect(report.tailNote?.contains("power loss") == true)
+        let journal = try Journal(path: path)
+        #expect(journal.recoveryReport.tornTailOffset == torn.offset)
+        #expect(journal.recoveryReport.tornTailReason?.contains("from offset \(records[2].offset)") == true)
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.bytes) == [chunks[0]])
+        #expect(try journal.info(id).status == .interrupted)
+        try journal.close()
+        #expect(try Journal.verify(path: path).isClean)
+    }
+
+    @Test func aPartialLastRecordIsStillATornTail() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<3).map { Array("tail \($0)".utf8) }
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let last = Self.chunkRecords(bytes).last!
+        // A crash in the middle of copying the last record: its second half is still zero.
+        for index in Int(last.offset) + RecordField.size..<Int(last.end) { bytes[index] = 0 }
+        FileBytes.write(bytes, to: path)
+
+        let journal = try Journal(path: path)
+        #expect(journal.recoveryReport.tornTailOffset == last.offset)
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.bytes) == Array(chunks.prefix(2)))
+        try journal.close()
+    }
+}

@@ -62,6 +62,24 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         #expect(try reader.info(StreamID("open")).chunkCount == 71)
     }
 
+    @Test func compactingASmallJournalDoesNotGrowItsFile() throws {
+        let path = TestDirectory().file("small.sj")
+        let (journal, expected) = try buildCompactionJournal(at: path)
+        let report = try journal.compact(policy: .keepEverything)
+        // A new journal starts at 1 MiB; a fixed 16 MiB of headroom made this 17 MiB.
+        #expect(report.fileBytesBefore <= Layout.logStart + JournalEngine.initialLogCapacity)
+        #expect(report.fileBytesAfter <= report.fileBytesBefore, "\(report)")
+        #expect(report.fileBytesAfter >= Layout.logStart + report.logBytesAfter)
+        // Appending past the smaller preallocation still works.
+        let id = try StreamID("open")
+        let big = [UInt8](repeating: 7, count: 300_000)
+        for _ in 0..<8 { try journal.append(big, to: id) }
+        try journal.close()
+        #expect(try Journal.verify(path: path).isClean)
+        let reader = try Journal.openReadOnly(path: path)
+        #expect(try reader.info(id).chunkCount == expected[id]!.count + 8)
+    }
+
     @Test func streamsDeletedBeforeTheOpenAreCountedWhenReclaimed() throws {
         let path = TestDirectory().file("reopened.sj")
         let (journal, expected) = try buildCompactionJournal(at: path)

@@ -105,7 +105,7 @@ struct CompactionWriter {
         if buffer.isEmpty { return }
         let needed = bufferStart + UInt64(buffer.count)
         if needed > allocated {
-            let grow = max(needed - allocated, 64 << 20)
+            let grow = max(needed - allocated, CompactionWriter.headroom(for: allocated))
             do { try fd.allocate(offset: allocated, length: grow) } catch {
                 throw .io(operation: "fallocate (compaction)", path: path, errno: error)
             }
@@ -121,6 +121,12 @@ struct CompactionWriter {
     }
 
     var fileSize: UInt64 { allocated }
+
+    /// Space to preallocate beyond `bytes` of log: an eighth of it, between a new journal's
+    /// initial capacity and 16 MiB.
+    static func headroom(for bytes: UInt64) -> UInt64 {
+        min(max(bytes / 8, JournalEngine.initialLogCapacity), 16 << 20)
+    }
 }
 
 extension RecordHeader {

@@ -90,7 +90,12 @@ extension JournalEngine {
                 try? FileSystem.unlink(temporary, interposer: interposer)
             }
         }
-        let estimate = Layout.logStart + report.logBytesAfter + (16 << 20)
+        // Room to grow (an eighth of the log, at least what a new journal starts with, at most
+        // 16 MiB), but never a bigger file than before: a fixed 16 MiB made compacting a small
+        // journal grow its file many times over.
+        let live = Layout.logStart + report.logBytesAfter
+        let spare = report.fileBytesBefore > live ? report.fileBytesBefore - live : 0
+        let estimate = live + min(CompactionWriter.headroom(for: report.logBytesAfter), spare)
         try io("fallocate (compaction)") { () throws(Errno) in try newFD.allocate(offset: 0, length: estimate) }
         Failpoint.hit("compact-after-create")
 

@@ -92,9 +92,12 @@ extension JournalEngine {
             let compactionDue = nextCompactionCheck.map { $0 <= current } ?? false
             let dirty = end > syncedEnd
             let healthy = failure == nil && !isClosed
-            // No sync coming that would move the checkpoint to what the last one covered
-            // (appends stopped, or `Durability.none`): run one.
-            let checkpointSyncDue = checkpointDue && !syncInFlight && !(syncDue && dirty) && !asyncSyncDue
+            // No sync for a second with the checkpoint behind the last one (appends stopped,
+            // or `Durability.none`): run one. Never while syncs are coming anyway, so a busy
+            // journal makes no extra sync and every sync failure reaches a caller.
+            let checkpointSyncDue =
+                checkpointDue && !syncInFlight && !(syncDue && dirty) && !asyncSyncDue
+                && current >= lastSyncNanoseconds + 1_000_000_000
             lock.unlock()
             if healthy {
                 // Errors poison the handle; the next caller sees them, so they are not lost here.

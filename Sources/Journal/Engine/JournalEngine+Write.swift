@@ -298,6 +298,7 @@ extension JournalEngine {
         let goal = end
         if failed == nil {
             let descriptor = fd
+            lastSyncNanoseconds = Clock.monotonicNanoseconds()
             lock.unlock()
             let started = Clock.monotonicNanoseconds()
             var syncError: Errno?

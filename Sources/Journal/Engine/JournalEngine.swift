@@ -47,6 +47,8 @@ final class JournalEngine: @unchecked Sendable {
     @exclusivity(unchecked) var bytesSinceSnapshot: UInt64 = 0
     /// When a sync last moved the header's checkpoint (monotonic), 0 for never.
     var lastCheckpointNanoseconds: UInt64 = 0
+    /// When the last sync started (monotonic), 0 for never.
+    var lastSyncNanoseconds: UInt64 = 0
     /// The writer's mapping is faulted in up to here (`prefaultAhead`).
     @exclusivity(unchecked) var populatedEnd: UInt64 = 0
     /// Set when `end` came within half of `prefaultAhead` of `populatedEnd`.

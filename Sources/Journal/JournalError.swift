@@ -79,7 +79,7 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\"\(shown)\" is not a valid stream id: \(reason)"
         case .chunkTooLarge(let size, let limit):
             return
-                "chunk of \(size) bytes exceeds the maximum of \(limit) bytes; nothing was stored, split it or raise maxChunkSize"
+                "chunk of \(size) bytes exceeds the maximum of \(limit) bytes; nothing was stored; split it, or raise the limit (JournalOptions.maxChunkSize, journal-server --max-chunk-bytes)"
         case .metadataTooLarge(let size, let limit):
             return "stream metadata of \(size) bytes exceeds the maximum of \(limit) bytes"
         case .chunkConflict(let id, let index):

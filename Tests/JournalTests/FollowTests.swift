@@ -237,17 +237,28 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
         }
         #expect(
             SSEResumePoint.decide(lastEventID: "10", info: open)
-                == .reset(earliest: 0, reason: "Last-Event-ID 10 is beyond the last chunk (9)"))
+                == .reset(earliest: 0, reason: "Last-Event-ID 10 is beyond the end (the last chunk is 9)"))
         // A stream a power loss cut short and recovery ended: a client that saw more gets a
         // reset, not other bytes under the indices it saw (README, "Durability").
         var interrupted = open
         interrupted.status = .interrupted
         #expect(
             SSEResumePoint.decide(lastEventID: "12", info: interrupted)
-                == .reset(earliest: 0, reason: "Last-Event-ID 12 is beyond the last chunk (9)"))
+                == .reset(earliest: 0, reason: "Last-Event-ID 12 is beyond the end (the last chunk is 9)"))
         #expect(
             SSEResumePoint.decide(lastEventID: "2", info: open, earliestAvailable: 5)
                 == .reset(earliest: 5, reason: "chunks before 5 were removed"))
         #expect(SSEResumePoint.decide(lastEventID: "4", info: open, earliestAvailable: 5) == .from(5))
+        // `?from=K` asks for K on; a reset names what the client sent.
+        #expect(SSEResumePoint.decide(from: 10, info: open) == .from(10))
+        #expect(SSEResumePoint.decide(from: 10, info: done) == .alreadyEnded)
+        #expect(
+            SSEResumePoint.decide(from: 11, info: open)
+                == .reset(earliest: 0, reason: "from=11 is beyond the end (the last chunk is 9)"))
+        var empty = open
+        empty.chunkCount = 0
+        #expect(
+            SSEResumePoint.decide(from: 3, info: empty)
+                == .reset(earliest: 0, reason: "from=3 is beyond the end (the stream has no chunks yet)"))
     }
 }

@@ -89,12 +89,48 @@ import Testing
         let reset = future.nextEvents(2)
         #expect(reset.first?.event == "reset")
         #expect(reset.last?.text == "seq=0")
+        // The reason names what this client sent, not an id it never saw.
+        let farFrom = TestHTTPClient(port: server.port)
+        #expect(farFrom.openEvents("/streams/r/events?from=99")?.status == 200)
+        let farReset = farFrom.nextEvents(1)
+        #expect(farReset.first?.event == "reset")
+        #expect(farReset.first?.text.contains("from=99 is beyond the end (the last chunk is 7)") == true)
 
         // After the end, the last id gets 204 so a browser stops reconnecting.
         #expect(client.request("POST", "/streams/r/complete")?.status == 200)
         let done = TestHTTPClient(port: server.port)
         #expect(done.openEvents("/streams/r/events", headers: [("Last-Event-ID", "7")])?.status == 204)
         #expect(client.request("GET", "/streams/missing/events")?.status == 404)
+    }
+
+    @Test func queryParametersAreCheckedAndLimitZeroReadsNothing() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"))
+        let client = TestHTTPClient(port: server.port)
+        #expect(client.request("PUT", "/streams/q")?.status == 201)
+        // A misspelt `index` would have appended without idempotency; a repeated one, with
+        // whichever value came first.
+        for target in ["/streams/q/chunks?idx=0", "/streams/q/chunks?index=0&index=1", "/streams/q/batch?Index=0"] {
+            let refused = try #require(client.request("POST", target, text: "x"))
+            #expect(refused.status == 400, "\(target)")
+            #expect(refused.field("code") == "invalid_query", "\(target)")
+        }
+        let unknown = try #require(client.request("POST", "/streams/q/chunks?idx=0", text: "x"))
+        let message = unknown.field("error") ?? ""
+        #expect(message.contains("unknown query parameter \"idx\"; this request takes only index"), "\(message)")
+        #expect(client.request("POST", "/streams/q/complete?now=1")?.field("code") == "invalid_query")
+        #expect(client.request("GET", "/streams/q")?.field("chunkCount") == "0", "a refused request wrote nothing")
+        #expect(client.request("GET", "/streams/q/chunks?limit=x")?.field("code") == "invalid_query")
+
+        #expect(client.request("POST", "/streams/q/chunks?index=0", text: "a")?.status == 201)
+        #expect(client.request("POST", "/streams/q/chunks", text: "b")?.status == 201)
+        let none = try #require(client.request("GET", "/streams/q/chunks?from=1&limit=0"))
+        #expect(none.status == 200)
+        #expect(none.json?.objectValue?["chunks"]?.arrayValue?.count == 0)
+        #expect(none.field("next") == "1")
+        // Reads ignore parameters they do not know (cache busters, proxies).
+        let busted = try #require(client.request("GET", "/streams/q/chunks?_=12345"))
+        #expect(busted.json?.objectValue?["chunks"]?.arrayValue?.count == 2)
     }
 
     @Test func idempotentAppendsBatchesAndBinaryChunks() throws {

@@ -24,11 +24,23 @@ public enum SSEResumePoint: Sendable, Equatable {
         else {
             return .reset(earliest: earliestAvailable, reason: "Last-Event-ID is not a chunk index")
         }
-        let next = seen + 1
+        return resume(at: seen + 1, info: info, earliestAvailable: earliestAvailable, asked: "Last-Event-ID \(seen)")
+    }
+
+    /// The resume point for a client asking for chunks from `index` on (`?from=`), with the
+    /// same rules as `decide(lastEventID:info:earliestAvailable:)` for a client that saw
+    /// `index - 1`; reset reasons name `from=` rather than an id the client never sent.
+    public static func decide(from index: Int, info: StreamInfo, earliestAvailable: Int = 0) -> SSEResumePoint {
+        resume(at: index, info: info, earliestAvailable: earliestAvailable, asked: "from=\(index)")
+    }
+
+    private static func resume(at next: Int, info: StreamInfo, earliestAvailable: Int, asked: String)
+        -> SSEResumePoint
+    {
         if next > info.chunkCount {
-            return .reset(
-                earliest: earliestAvailable,
-                reason: "Last-Event-ID \(seen) is beyond the last chunk (\(info.chunkCount - 1))")
+            let last =
+                info.chunkCount == 0 ? "the stream has no chunks yet" : "the last chunk is \(info.chunkCount - 1)"
+            return .reset(earliest: earliestAvailable, reason: "\(asked) is beyond the end (\(last))")
         }
         if next < earliestAvailable {
             return .reset(earliest: earliestAvailable, reason: "chunks before \(earliestAvailable) were removed")

@@ -85,9 +85,14 @@ enum RequestBody {
 struct BodyProblem: Error, Sendable, Equatable {
     /// What was wrong.
     var message: String
+    /// The error code of the response: `invalid_body`, or `invalid_query` for the URL's query.
+    var code: String
     /// Wraps a message.
-    init(_ message: String) { self.message = message }
+    init(_ message: String, code: String = "invalid_body") {
+        self.message = message
+        self.code = code
+    }
 
     /// The 400 response.
-    var response: HTTPResponse { .error(400, code: "invalid_body", message: message) }
+    var response: HTTPResponse { .error(400, code: code, message: message) }
 }

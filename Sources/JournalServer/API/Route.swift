@@ -63,6 +63,38 @@ enum Route: Sendable, Equatable {
         }
     }
 
+    /// The query parameters the route reads. Reads also take `access_token`.
+    var queryParameters: [String] {
+        switch self {
+        case .listStreams: return ["status", "limit", "access_token"]
+        case .readChunks: return ["from", "limit", "access_token"]
+        case .events: return ["from", "lastEventId", "access_token"]
+        case .metrics, .info: return ["access_token"]
+        case .append, .appendBatch: return ["index"]
+        case .health, .createGenerated, .create, .delete, .complete, .fail, .cancel: return []
+        }
+    }
+
+    /// Why `query` does not fit the route, or nil. A parameter it reads may appear once:
+    /// which of two values would win is a guess. A write takes no parameter it does not read,
+    /// because a misspelt one (`?idx=3` for `?index=3`) would silently drop the idempotency
+    /// the client asked for. Reads ignore unknown parameters, as caches and proxies add them.
+    func queryProblem(_ query: [(name: String, value: String)]) -> String? {
+        let known = queryParameters
+        var seen: Set<String> = []
+        for (name, _) in query {
+            if known.contains(name) {
+                if !seen.insert(name).inserted { return "query parameter \(name) appears more than once; send it once" }
+            } else if isWrite {
+                let takes =
+                    known.isEmpty
+                    ? "this request takes none" : "this request takes only \(known.joined(separator: ", "))"
+                return "unknown query parameter \"\(name.prefix(64))\"; \(takes)"
+            }
+        }
+        return nil
+    }
+
     /// Whether the route changes the journal (runs on a worker thread).
     var isWrite: Bool { access == .write }
 

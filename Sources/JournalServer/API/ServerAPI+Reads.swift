@@ -48,15 +48,15 @@ extension ServerAPI {
 
     /// `GET /streams/{id}/chunks?from=K&limit=N`: a catch-up read. Chunks that are UTF-8 text
     /// come as `"text"`, others as `"base64"`; `next` is where the following read starts. At
-    /// most `limit` chunks (default 100, at most `--max-read-chunks`) and about
-    /// `maxReadBytes` of payload (always at least one chunk).
+    /// most `limit` chunks (default 100, at most `maxReadChunks`; 0 reads none, for the
+    /// counts alone) and about `maxReadBytes` of payload (at least one chunk when `limit` > 0).
     func readChunks(_ id: StreamID, target: RequestTarget) -> HTTPResponse {
         let from: Int
         let limit: Int
         switch (Self.integerParameter("from", in: target), Self.integerParameter("limit", in: target)) {
         case (.success(let start), .success(let count)):
             from = start ?? 0
-            limit = max(1, min(count ?? 100, configuration.maxReadChunks))
+            limit = min(count ?? 100, configuration.maxReadChunks)
         case (.failure(let problem), _), (_, .failure(let problem)):
             return problem.response
         }
@@ -118,16 +118,18 @@ extension ServerAPI {
         } catch {
             return .respond(error.response)
         }
-        var lastEventID = request.header("last-event-id") ?? target.queryValue("lastEventId")
-        if lastEventID == nil {
+        let resume: SSEResumePoint
+        if let lastEventID = request.header("last-event-id") ?? target.queryValue("lastEventId") {
+            resume = SSEResumePoint.decide(lastEventID: lastEventID, info: info)
+        } else {
             switch Self.integerParameter("from", in: target) {
             case .success(let from):
-                if let from, from > 0 { lastEventID = String(from - 1) }
-            case .failure(let problem):
-                return .respond(problem.response)
+                // No position, or 0, is a first connection: everything, then the end event.
+                resume = from.flatMap { $0 > 0 ? SSEResumePoint.decide(from: $0, info: info) : nil } ?? .from(0)
+            case .failure(let problem): return .respond(problem.response)
             }
         }
-        switch SSEResumePoint.decide(lastEventID: lastEventID, info: info) {
+        switch resume {
         case .from(let start):
             return .subscribe(SubscriptionPlan(stream: id, start: start, reset: nil))
         case .reset(let earliest, let reason):

@@ -49,6 +49,9 @@ final class ServerAPI: Sendable {
             return .respond(.error(400, code: "invalid_stream_id", message: message))
         }
         if let denied = authorize(route.access, request: request, target: target) { return .respond(denied) }
+        if let problem = route.queryProblem(target.query) {
+            return .respond(.error(400, code: "invalid_query", message: problem))
+        }
         return dispatch(route, request: request, target: target)
     }
 
@@ -117,7 +120,10 @@ final class ServerAPI: Sendable {
         guard let text = target.queryValue(name) else { return .success(nil) }
         guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
             let value = Int(text)
-        else { return .failure(BodyProblem("query parameter \(name) must be a non-negative integer")) }
+        else {
+            return .failure(
+                BodyProblem("query parameter \(name) must be a non-negative integer", code: "invalid_query"))
+        }
         return .success(value)
     }
 }

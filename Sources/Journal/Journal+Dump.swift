@@ -327,6 +327,18 @@ extension Journal {
                 path: path, offset: offset,
                 detail: "a dump must start at a multiple of 8 at or after \(Layout.logStart), where records start")
         }
+        if bytes.count < Int(Layout.logStart) {
+            throw JournalError.corruption(
+                path: path, offset: UInt64(bytes.count),
+                detail:
+                    "the file is \(bytes.count) bytes, shorter than the \(Layout.logStart)-byte header area, so it holds no records"
+            )
+        }
+        guard offset <= UInt64(bytes.count) else {
+            throw JournalError.corruption(
+                path: path, offset: offset,
+                detail: "offset \(offset) is beyond the end of the file (\(bytes.count) bytes)")
+        }
         let checkLifecycle = offset == Layout.logStart
         var names: [UInt32: StreamID] = [:]
         if !checkLifecycle, let state = try? LoadedState.load(bytes, path: path) {
@@ -456,6 +468,11 @@ final class MappedFile {
         } catch {
             if descriptor == nil { fd.close() }
             throw .io(operation: "fstat", path: path, errno: error)
+        }
+        if status.st_mode & S_IFMT != S_IFREG {
+            if descriptor == nil { fd.close() }
+            let errno = Errno(rawValue: status.st_mode & S_IFMT == S_IFDIR ? EISDIR : ENODEV)
+            throw JournalEngine.notARegularFile(path: path, errno: errno)!
         }
         if status.st_size == 0 {
             if descriptor == nil { fd.close() }

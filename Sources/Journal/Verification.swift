@@ -46,7 +46,7 @@ extension Journal {
     public static func verify(path: String) throws(JournalError) -> VerificationReport {
         let fd = try JournalEngine.io("open", path) { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
         defer { fd.close() }
-        let size = try JournalEngine.io("fstat", path) { () throws(Errno) in try fd.size() }
+        let size = try JournalEngine.regularFileSize(fd, path: path)
         if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
         let region = try JournalEngine.io("mmap", path) { () throws(Errno) in
             try MappedRegion(fd: fd, length: Int(size), writable: false)

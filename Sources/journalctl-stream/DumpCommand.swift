@@ -30,15 +30,17 @@ enum DumpCommand: Command {
         let maximum = try context.arguments.count(limit)
         let console = context.console
         let terminal = context.terminal
-        if !context.json {
-            console.line(
-                terminal.paint(
-                    pad(["OFFSET", "TYPE", "STREAM", "INDEX", "LENGTH", "GEN", "CHECKSUM"]) + "  PROBLEM", .bold))
-        }
         var printed = 0
         do {
             try Journal.dump(path: context.path, from: start.map(UInt64.init)) { entry in
                 if let maximum, printed >= maximum { return false }
+                // The column titles only once there is a row: an error alone reads better.
+                if printed == 0 && !context.json {
+                    console.line(
+                        terminal.paint(
+                            pad(["OFFSET", "TYPE", "STREAM", "INDEX", "LENGTH", "GEN", "CHECKSUM"]) + "  PROBLEM",
+                            .bold))
+                }
                 printed += 1
                 if context.json {
                     console.line(json(entry).text)

@@ -561,6 +561,27 @@ enum Fixture {
         #expect(try json(from.lines[1])["checksum"] as? String == "ok")
     }
 
+    @Test func dumpRefusesAnOffsetPastTheFileAndAFileWithoutALog() throws {
+        try Fixture.prepare(path)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let beyond = cli("dump", "--offset", "\((size / 8 + 1) * 8)")
+        #expect(beyond.status == 64)
+        #expect(beyond.stderr.contains("is beyond the end of the file (\(size) bytes)"), "\(beyond.stderr)")
+        #expect(beyond.stdout.isEmpty, "no column titles without a row")
+
+        let short = directory.file("short.sj")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(5000).write(to: URL(fileURLWithPath: short))
+        let truncated = run(["--file", short, "dump"])
+        #expect(truncated.status == 1)
+        #expect(truncated.stderr.contains("shorter than the 8192-byte header area"), "\(truncated.stderr)")
+        #expect(truncated.stdout.isEmpty)
+
+        let folder = run(["--file", directory.path, "list"])
+        #expect(folder.status == 1)
+        #expect(folder.stderr.contains("is a directory; name the journal file itself"), "\(folder.stderr)")
+    }
+
     // MARK: export and import
 
     @Test func exportPipedIntoImportRebuildsStreamsByteForByte() throws {

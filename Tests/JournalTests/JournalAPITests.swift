@@ -162,6 +162,18 @@ import Testing
         #expect(throws: JournalError.notAJournal(path: empty, reason: "the file is empty (0 bytes)")) {
             try Journal.openReadOnly(path: empty)
         }
+        // A directory used to fail in mmap with "No such device".
+        let folder = directory.file("folder")
+        mkdir(folder, 0o755)
+        let notAFile = JournalError.notAJournal(
+            path: folder, reason: "it is a directory; name the journal file itself (for example \(folder)/journal.sj)")
+        #expect(throws: notAFile) { try Journal(path: folder) }
+        #expect(throws: notAFile) { try Journal.openReadOnly(path: folder) }
+        #expect(throws: notAFile) { try Journal.verify(path: folder) }
+        #expect(throws: notAFile) { try Journal.dump(path: folder) { _ in true } }
+        #expect(throws: JournalError.notAJournal(path: "/dev/null", reason: "it is not a regular file")) {
+            try Journal.openReadOnly(path: "/dev/null")
+        }
         let text = directory.file("text")
         FileBytes.write(Array(String(repeating: "just some text\n", count: 1000).utf8), to: text)
         do {

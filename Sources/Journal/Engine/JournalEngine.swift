@@ -132,7 +132,7 @@ final class JournalEngine: @unchecked Sendable {
         removeCompactionLeftovers(path: path)
         var handedOff = false
         defer { if !handedOff { fd.close() } }
-        let size = try io("fstat", path) { () throws(Errno) in try fd.size() }
+        let size = try regularFileSize(fd, path: path)
         if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
         let region = try io("mmap", path) { () throws(Errno) in
             try MappedRegion(fd: fd, length: mappingLength(for: size), writable: true)
@@ -151,7 +151,7 @@ final class JournalEngine: @unchecked Sendable {
         let fd = try io("open", path) { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
         var handedOff = false
         defer { if !handedOff { fd.close() } }
-        let size = try io("fstat", path) { () throws(Errno) in try fd.size() }
+        let size = try regularFileSize(fd, path: path)
         if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
         let region = try io("mmap", path) { () throws(Errno) in
             try MappedRegion(fd: fd, length: mappingLength(for: size), writable: false)
@@ -165,6 +165,28 @@ final class JournalEngine: @unchecked Sendable {
         return engine
     }
 
+    /// The size of the file open as `fd`, which must be a regular file: a directory or a
+    /// device is not a journal, and `mmap` would only say "No such device".
+    static func regularFileSize(_ fd: FileDescriptor, path: String) throws(JournalError) -> UInt64 {
+        do {
+            return try fd.regularFileSize()
+        } catch {
+            throw notARegularFile(path: path, errno: error) ?? .io(operation: "fstat", path: path, errno: error)
+        }
+    }
+
+    /// The `notAJournal` error for a path that names a directory or another non-regular
+    /// file, given the errno an open or `regularFileSize` failed with; nil for other errors.
+    static func notARegularFile(path: String, errno: Errno) -> JournalError? {
+        switch errno.rawValue {
+        case EISDIR:
+            return .notAJournal(
+                path: path, reason: "it is a directory; name the journal file itself (for example \(path)/journal.sj)")
+        case ENODEV: return .notAJournal(path: path, reason: "it is not a regular file")
+        default: return nil
+        }
+    }
+
     /// Opens `path` read-write and takes the writer lock, creating the file first if needed.
     private static func lockedDescriptor(path: String, options: JournalOptions) throws(JournalError) -> FileDescriptor {
         while true {
@@ -173,7 +195,7 @@ final class JournalEngine: @unchecked Sendable {
                 fd = try FileDescriptor.open(path, .readWrite, interposer: options.interposition?.interposer)
             } catch {
                 guard error == .noEntry, options.createIfMissing else {
-                    throw .io(operation: "open", path: path, errno: error)
+                    throw notARegularFile(path: path, errno: error) ?? .io(operation: "open", path: path, errno: error)
                 }
                 try createJournalFile(path: path, interposer: options.interposition?.interposer)
                 continue

@@ -27,6 +27,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     static let wouldBlock = Errno(rawValue: EWOULDBLOCK)
     static let noEntry = Errno(rawValue: ENOENT)
     static let exists = Errno(rawValue: EEXIST)
+    static let isDirectory = Errno(rawValue: EISDIR)
 }
 
 /// Runs a system call that returns -1 and sets `errno` on failure, retrying on `EINTR`.

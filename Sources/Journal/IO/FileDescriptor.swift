@@ -110,6 +110,18 @@ struct FileDescriptor: Sendable {
         return UInt64(info.st_size)
     }
 
+    /// The size of the regular file this descriptor names; `EISDIR` for a directory and
+    /// `ENODEV` for anything else that is not a regular file (neither can be mapped as one).
+    func regularFileSize() throws(Errno) -> UInt64 {
+        var info = stat()
+        _ = try retryingOnInterrupt { fstat(rawValue, &info) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return UInt64(info.st_size)
+        case S_IFDIR: throw .isDirectory
+        default: throw Errno(rawValue: ENODEV)
+        }
+    }
+
     /// Device and inode from `fstat(2)`, to tell whether a path still names this file.
     func identity() throws(Errno) -> FileIdentity {
         var info = stat()

@@ -81,15 +81,39 @@ public struct StreamFollower: AsyncSequence, Sendable {
 }
 
 /// Something that happened in the journal, in log order.
+///
+/// Every event carries what its record says (timestamps are the record's, in microseconds
+/// since the Unix epoch), never the stream's state now: replaying a stream that was since
+/// deleted, or deleted and created again, must show what happened then.
 public enum JournalEvent: Sendable {
     /// A stream was created.
-    case streamOpened(StreamID, metadata: [String: String])
-    /// A chunk was appended to a stream.
+    case streamOpened(StreamID, metadata: [String: String], timestamp: Int64)
+    /// A chunk was appended to a stream (the chunk has its own index and timestamp).
     case chunkAppended(StreamID, Chunk)
-    /// A stream ended with this status (and reason, if any).
-    case streamFinished(StreamID, status: StreamStatus, reason: String?)
+    /// A stream ended with this status (and reason, if any) after `chunkCount` chunks.
+    case streamFinished(StreamID, status: StreamStatus, reason: String?, chunkCount: Int, timestamp: Int64)
     /// A stream was deleted.
-    case streamDeleted(StreamID)
+    case streamDeleted(StreamID, timestamp: Int64)
+
+    /// The stream the event is about.
+    public var stream: StreamID {
+        switch self {
+        case .streamOpened(let id, _, _), .chunkAppended(let id, _), .streamFinished(let id, _, _, _, _),
+            .streamDeleted(let id, _):
+            return id
+        }
+    }
+
+    /// When the event's record was written (microseconds since the Unix epoch).
+    public var timestamp: Int64 {
+        switch self {
+        case .streamOpened(_, _, let timestamp), .streamFinished(_, _, _, _, let timestamp),
+            .streamDeleted(_, let timestamp):
+            return timestamp
+        case .chunkAppended(_, let chunk):
+            return chunk.timestamp
+        }
+    }
 }
 
 /// Every stream opened, chunk appended and stream finished, in the order they were written:
@@ -157,18 +181,20 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                         guard let open = try? StreamOpenBody.decode(body) else { continue }
                         let id = StreamID(trusted: open.id)
                         names[header.stream] = id
-                        return .streamOpened(id, metadata: open.metadata)
+                        return .streamOpened(id, metadata: open.metadata, timestamp: header.timestamp)
                     case .chunk:
                         let chunk = Chunk(
                             index: Int(header.chunkIndex), timestamp: header.timestamp, region: region,
                             bodyOffset: at + UInt64(RecordField.size), count: Int(header.bodyLength))
                         return .chunkAppended(try name(of: header.stream), chunk)
                     case .deleted:
-                        return .streamDeleted(try name(of: header.stream))
+                        return .streamDeleted(try name(of: header.stream), timestamp: header.timestamp)
                     case .completed, .failed, .cancelled, .interrupted:
                         let reason = body.isEmpty ? nil : String(decoding: body, as: UTF8.self)
+                        // A terminal record's chunk index field is the stream's chunk count.
                         return .streamFinished(
-                            try name(of: header.stream), status: header.type.terminalStatus!, reason: reason)
+                            try name(of: header.stream), status: header.type.terminalStatus!, reason: reason,
+                            chunkCount: Int(header.chunkIndex), timestamp: header.timestamp)
                     }
                 }
                 if end == view.end { await engine.waitForLog(beyond: end, epoch: view.epoch) }

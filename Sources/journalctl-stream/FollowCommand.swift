@@ -10,7 +10,8 @@ enum FollowCommand: Command {
         lines are: time, event (open, chunk, end), stream id, then the metadata, the chunk's index,
         size and a preview, or the status and reason. With -o json, one object per line in the
         shapes of `export` ({"event":"open",...}, chunk lines, {"event":"end",...}), plus
-        {"event":"deleted","stream"} when a stream is deleted.
+        {"event":"deleted","stream","timestamp"} when a stream is deleted. Times are the records'
+        own, so a replay (--beginning) shows when things happened.
 
         """
 
@@ -26,41 +27,38 @@ enum FollowCommand: Command {
         for text in context.arguments.all(stream) { only = (only ?? []).union([try StreamID(text)]) }
         let journal = try context.openReadOnly()
         Interrupt.endsCommand()
+        for id in (only ?? []).sorted(by: { $0.rawValue < $1.rawValue }) where (try? journal.info(id)) == nil {
+            // Not an error (it may be created any moment), but silence would look like a hang.
+            Console.error("no stream \"\(id)\" yet; waiting for it (Ctrl-C to stop)")
+        }
         let events = try journal.events(from: context.arguments.has(beginning) ? .beginning : .now)
         let console = context.console
         let terminal = context.terminal
         do {
             for try await event in events {
-                let id: StreamID
-                switch event {
-                case .streamOpened(let stream, _), .chunkAppended(let stream, _), .streamFinished(let stream, _, _),
-                    .streamDeleted(let stream):
-                    id = stream
-                }
-                if let only, !only.contains(id) { continue }
+                if let only, !only.contains(event.stream) { continue }
                 if context.json {
                     var line: [UInt8] = []
                     switch event {
-                    case .streamOpened(let id, let metadata):
-                        let created = (try? journal.info(id).createdAt) ?? 0
-                        ExportRecord.open(id, metadata: metadata, timestamp: created).encode(into: &line)
+                    case .streamOpened(let id, let metadata, let timestamp):
+                        ExportRecord.open(id, metadata: metadata, timestamp: timestamp).encode(into: &line)
                     case .chunkAppended(let id, let chunk):
                         ExportRecord.encode(chunk, of: id, into: &line)
-                    case .streamFinished(let id, let status, let reason):
-                        let info = try? journal.info(id)
+                    case .streamFinished(let id, let status, let reason, let chunkCount, let timestamp):
                         ExportRecord.end(
-                            id, status: status, reason: reason, chunkCount: info?.chunkCount ?? 0,
-                            timestamp: info?.finishedAt ?? 0
+                            id, status: status, reason: reason, chunkCount: chunkCount, timestamp: timestamp
                         ).encode(into: &line)
-                    case .streamDeleted(let id):
+                    case .streamDeleted(let id, let timestamp):
                         // Not an export record: a deleted stream is simply absent from an export.
-                        line = Array(
-                            (JSON.object([("event", .string("deleted")), ("stream", .string(id.rawValue))]).text + "\n")
-                                .utf8)
+                        let object = JSON.object([
+                            ("event", .string("deleted")), ("stream", .string(id.rawValue)),
+                            ("timestamp", .int(timestamp)),
+                        ])
+                        line = Array((object.text + "\n").utf8)
                     }
                     console.write(line)
                 } else {
-                    console.line(text(event, journal: journal, terminal: terminal))
+                    console.line(text(event, terminal: terminal))
                 }
                 console.flush()
             }
@@ -68,22 +66,19 @@ enum FollowCommand: Command {
         return 0
     }
 
-    static func text(_ event: JournalEvent, journal: Journal, terminal: Terminal) -> String {
+    static func text(_ event: JournalEvent, terminal: Terminal) -> String {
+        let time = terminal.paint(Show.timestamp(event.timestamp), .dim)
         switch event {
-        case .streamOpened(let id, let metadata):
-            let time = (try? journal.info(id).createdAt).map(Show.timestamp) ?? "-"
+        case .streamOpened(let id, let metadata, _):
             let pairs = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
-            return "\(terminal.paint(time, .dim)) \(terminal.paint("open ", .cyan)) \(id)"
-                + (pairs.isEmpty ? "" : " \(pairs)")
+            return "\(time) \(terminal.paint("open ", .cyan)) \(id)" + (pairs.isEmpty ? "" : " \(pairs)")
         case .chunkAppended(let id, let chunk):
             let preview = chunk.withUnsafeBytes { Show.preview($0) }
-            return "\(terminal.paint(Show.timestamp(chunk.timestamp), .dim)) chunk \(id) #\(chunk.index) "
-                + "\(Show.bytes(chunk.count)) \(preview)"
-        case .streamDeleted(let id):
-            return "\(terminal.paint(Show.timestamp(Show.now()), .dim)) \(terminal.paint("del  ", .red)) \(id) deleted"
-        case .streamFinished(let id, let status, let reason):
-            let time = (try? journal.info(id).finishedAt).flatMap { $0 }.map(Show.timestamp) ?? "-"
-            return "\(terminal.paint(time, .dim)) \(terminal.paint("end  ", .bold)) \(id) "
+            return "\(time) chunk \(id) #\(chunk.index) \(Show.bytes(chunk.count)) \(preview)"
+        case .streamDeleted(let id, _):
+            return "\(time) \(terminal.paint("del  ", .red)) \(id) deleted"
+        case .streamFinished(let id, let status, let reason, _, _):
+            return "\(time) \(terminal.paint("end  ", .bold)) \(id) "
                 + terminal.paint(status: status.rawValue) + (reason.map { ": \($0)" } ?? "")
         }
     }

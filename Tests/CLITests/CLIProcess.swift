@@ -116,6 +116,16 @@ final class CLIProcess {
         return false
     }
 
+    /// Polls standard error until `condition` holds; false after `timeout` seconds.
+    func waitForStderr(timeout: Double = 30, _ condition: (String) -> Bool) -> Bool {
+        let deadline = CLIProcess.now() + timeout
+        while CLIProcess.now() < deadline {
+            if condition(stderr) { return true }
+            usleep(5000)
+        }
+        return false
+    }
+
     /// Runs to completion and collects everything.
     static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], directory: String

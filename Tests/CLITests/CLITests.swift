@@ -262,6 +262,43 @@ enum Fixture {
         #expect(lines[4].hasSuffix("Z end   live failed: boom"), "\(lines[4])")
     }
 
+    @Test func followFromTheBeginningShowsWhatEachRecordSaysNotTheStreamNow() throws {
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        let id = try StreamID("r")
+        try writer.createStream(id, metadata: ["run": "1"])
+        try writer.append("a", to: id)
+        try writer.append("b", to: id)
+        try writer.complete(id)
+        try writer.deleteStream(id)
+        try writer.createStream(id, metadata: ["run": "2"])
+        try writer.sync()
+        var recorded: [Int] = []
+        try Journal.dump(path: path) { entry in
+            if case .record(let record) = entry, record.typeName != "snapshot" {
+                recorded.append(Int(record.timestamp))
+            }
+            return true
+        }
+        let follow = CLIProcess(["--file", path, "follow", "--beginning", "-o", "json"], directory: directory.path)
+        #expect(follow.waitForOutput { $0.split(separator: "\n").count == 6 })
+        follow.signal(SIGINT)
+        #expect(follow.waitForExit(timeout: 5) == 0)
+        // A stream that does not exist (yet): said once, then waiting as for any other.
+        let missing = CLIProcess(["--file", path, "follow", "--stream", "nope"], directory: directory.path)
+        #expect(missing.waitForStderr { $0.contains("no stream \"nope\" yet; waiting for it") }, "\(missing.stderr)")
+        missing.signal(SIGINT)
+        #expect(missing.waitForExit(timeout: 5) == 0)
+        let events = try String(decoding: follow.stdoutBytes, as: UTF8.self).split(separator: "\n").map {
+            try json(String($0))
+        }
+        #expect(events.map { $0["event"] as? String } == ["open", nil, nil, "end", "deleted", "open"])
+        #expect(events[3]["chunks"] as? Int == 2, "the first run's end, though the stream now has 0 chunks")
+        #expect(events[0]["metadata"] as? [String: String] == ["run": "1"])
+        // Each line's time is its record's, not the time of the stream now under that id.
+        #expect(events.map { $0["timestamp"] as? Int } == recorded)
+    }
+
     // MARK: info
 
     @Test func infoPrintsHeaderFieldsStreamsAndDiskUsage() throws {

@@ -147,6 +147,44 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
         try journal.close()
     }
 
+    @Test func replayedEventsCarryTheirRecordsTimestampsAndCountsNotTodaysState() async throws {
+        let path = TestDirectory().file("replay.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try StreamID("x")
+        try journal.createStream(id, metadata: ["run": "1"])
+        try journal.append("a", to: id)
+        try journal.append("b", to: id)
+        try journal.complete(id)
+        try journal.deleteStream(id)
+        try journal.createStream(id, metadata: ["run": "2"])
+        try journal.append("c", to: id)
+        try journal.sync()
+        // What the records say, from the raw log.
+        var recorded: [Int64] = []
+        try Journal.dump(path: path) { entry in
+            if case .record(let record) = entry, record.typeName != "snapshot" { recorded.append(record.timestamp) }
+            return true
+        }
+        var events: [JournalEvent] = []
+        for try await event in try journal.events(from: .beginning) {
+            events.append(event)
+            if events.count == recorded.count { break }
+        }
+        #expect(events.map(\.timestamp) == recorded)
+        guard case .streamFinished(_, .completed, nil, let count, _) = events[3] else {
+            Issue.record("expected the first run's end, got \(events[3])")
+            return
+        }
+        // The first run ended with 2 chunks; the stream under that id now has 1.
+        #expect(count == 2)
+        #expect(try journal.info(id).chunkCount == 1)
+        guard case .streamOpened(_, let metadata, _) = events[0], case .streamDeleted = events[4] else {
+            Issue.record("unexpected events \(events)")
+            return
+        }
+        #expect(metadata == ["run": "1"])
+    }
+
     @Test func journalWideEventsArriveInLogOrder() async throws {
         let journal = try Journal(path: TestDirectory().file("events.sj"), options: JournalOptions(durability: .none))
         let early = try journal.createStream(StreamID("early"))
@@ -161,16 +199,17 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
             var out: [String] = []
             for try await event in events {
                 switch event {
-                case .streamOpened(let id, let metadata): out.append("open \(id) \(metadata)")
+                case .streamOpened(let id, let metadata, _): out.append("open \(id) \(metadata)")
                 case .chunkAppended(let id, let chunk): out.append("chunk \(id) \(chunk.index) \(chunk.text)")
-                case .streamFinished(let id, let status, let reason): out.append("end \(id) \(status) \(reason ?? "-")")
-                case .streamDeleted(let id): out.append("deleted \(id)")
+                case .streamFinished(let id, let status, let reason, let count, _):
+                    out.append("end \(id) \(status) \(reason ?? "-") \(count)")
+                case .streamDeleted(let id, _): out.append("deleted \(id)")
                 }
                 if out.count == count { break }
             }
             return out
         }
-        let recent = ["open late [\"k\": \"v\"]", "chunk late 0 x", "chunk early 1 after", "end late completed -"]
+        let recent = ["open late [\"k\": \"v\"]", "chunk late 0 x", "chunk early 1 after", "end late completed - 1"]
         #expect(try await describe(fromNow, count: 4) == recent)
         #expect(try await describe(everything, count: 6) == ["open early [:]", "chunk early 0 before"] + recent)
         try journal.close()

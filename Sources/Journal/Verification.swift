@@ -51,7 +51,15 @@ extension Journal {
         let region = try JournalEngine.io("mmap", path) { () throws(Errno) in
             try MappedRegion(fd: fd, length: Int(size), writable: false)
         }
-        return verify(region.bytes(at: 0, count: Int(size)), path: path)
+        let bytes = region.bytes(at: 0, count: Int(size))
+        // A file without the signature in either slot is some other file, not a damaged
+        // journal (FORMAT.md §8 step 1): say so rather than list three "problems".
+        do {
+            _ = try LoadedState.pickHeader(bytes, path: path)
+        } catch {
+            guard case .corruption = error else { throw error }
+        }
+        return verify(bytes, path: path)
     }
 
     static func verify(_ file: UnsafeRawBufferPointer, path: String) -> VerificationReport {

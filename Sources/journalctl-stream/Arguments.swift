@@ -1,3 +1,5 @@
+import Journal
+
 /// One option a command accepts.
 struct OptionSpec {
     /// Every spelling, e.g. `["-n", "--lines"]`; the last one is the canonical name.
@@ -15,6 +17,16 @@ struct UsageError: Error {
     let message: String
     /// The command whose usage to print; nil for the tool's.
     let command: (any Command.Type)?
+}
+
+/// A stream id typed on the command line: an invalid one is a usage error (exit 64), like any
+/// other malformed argument, with the library's explanation of what an id may hold.
+func streamIDArgument(_ text: String, command: any Command.Type) throws(UsageError) -> StreamID {
+    do {
+        return try StreamID(text)
+    } catch {
+        throw UsageError(message: error.description, command: command)
+    }
 }
 
 /// A failure: exit status 1 and one sentence on stderr.

@@ -26,11 +26,14 @@ enum ExportCommand: Command {
     @MainActor static func run(_ context: Context) async throws -> Int32 {
         _ = try context.operands([])
         var ids: [StreamID]?
-        for text in context.arguments.all(stream) { ids = (ids ?? []) + [try StreamID(text)] }
+        for text in context.arguments.all(stream) { ids = (ids ?? []) + [try streamIDArgument(text, command: self)] }
         var filter: StreamStatus?
         if let name = context.arguments.value(status) {
             guard let parsed = StreamStatus(rawValue: name) else {
-                throw UsageError(message: "unknown status '\(name)'", command: self)
+                throw UsageError(
+                    message:
+                        "unknown status '\(name)'; use one of \(StreamStatus.allCases.map(\.rawValue).joined(separator: ", "))",
+                    command: self)
             }
             filter = parsed
         }

@@ -24,7 +24,9 @@ enum FollowCommand: Command {
     @MainActor static func run(_ context: Context) async throws -> Int32 {
         _ = try context.operands([])
         var only: Set<StreamID>?
-        for text in context.arguments.all(stream) { only = (only ?? []).union([try StreamID(text)]) }
+        for text in context.arguments.all(stream) {
+            only = (only ?? []).union([try streamIDArgument(text, command: self)])
+        }
         let journal = try context.openReadOnly()
         Interrupt.endsCommand()
         for id in (only ?? []).sorted(by: { $0.rawValue < $1.rawValue }) where (try? journal.info(id)) == nil {

@@ -33,7 +33,10 @@ enum ListCommand: Command {
         var filter: StreamStatus?
         if let name = arguments.value(status) {
             guard let parsed = StreamStatus(rawValue: name) else {
-                throw UsageError(message: "unknown status '\(name)'", command: self)
+                throw UsageError(
+                    message:
+                        "unknown status '\(name)'; use one of \(StreamStatus.allCases.map(\.rawValue).joined(separator: ", "))",
+                    command: self)
             }
             filter = parsed
         }
@@ -54,7 +57,9 @@ enum ListCommand: Command {
         case "status": order = { $0.status.rawValue < $1.status.rawValue }
         case "chunks": order = { $0.chunkCount < $1.chunkCount }
         case "bytes": order = { $0.byteCount < $1.byteCount }
-        default: throw UsageError(message: "cannot sort by '\(key)'", command: self)
+        default:
+            throw UsageError(
+                message: "cannot sort by '\(key)'; use created, updated, id, status, chunks or bytes", command: self)
         }
 
         let journal = try context.openReadOnly()

@@ -30,7 +30,7 @@ enum ShowCommand: Command {
     static let formats = ["text", "json", "sse", "raw"]
 
     @MainActor static func run(_ context: Context) async throws -> Int32 {
-        let id = try StreamID(try context.operands(["the stream ID"])[0])
+        let id = try streamIDArgument(try context.operands(["the stream ID"])[0], command: self)
         let start = try context.arguments.count(from)
         let last = try context.arguments.count(lines)
         let journal = try context.openReadOnly()

@@ -703,7 +703,8 @@ enum Fixture {
         ["list", "--status", "weird"],
         ["list", "--since", "someday"], ["list", "--sort", "size"], ["verify", "--follow"], [], ["--file"],
         ["list", "-r=1"], ["compact", "--older-than", "soon"], ["compact", "--older-than", "5x"],
-        ["compact", "--max-size", "lots"], ["compact", "extra"],
+        ["compact", "--max-size", "lots"], ["compact", "extra"], ["show", "bad/id"], ["follow", "--stream", "a b"],
+        ["export", "--stream", ""],
     ])
     func usageErrorsExit64WithAUsageLine(arguments: [String]) throws {
         try Fixture.prepare(path)
@@ -718,6 +719,31 @@ enum Fixture {
         if let command = arguments.first, command != "frobnicate", command != "--file" {
             #expect(lines[1].hasPrefix("usage: journalctl-stream \(command)"), "\(lines[1])")
         }
+    }
+
+    @Test func verifyCallsAFileWithoutTheSignatureNotAJournal() throws {
+        let text = directory.file("notes.txt")
+        try Data(String(repeating: "just some text\n", count: 1000).utf8).write(to: URL(fileURLWithPath: text))
+        let result = run(["--file", text, "verify"])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(
+            result.stderr.hasPrefix(
+                "journalctl-stream: \(text) is not a StreamJournal file: no StreamJournal signature"),
+            "\(result.stderr)")
+    }
+
+    @Test func usageErrorsNameTheValuesThatWouldWork() throws {
+        try Fixture.prepare(path)
+        let status = run(["--file", path, "list", "--status", "weird"])
+        #expect(
+            status.stderr.hasPrefix("journalctl-stream: unknown status 'weird'; use one of open, completed, failed"))
+        let sort = run(["--file", path, "list", "--sort", "size"])
+        #expect(sort.stderr.hasPrefix("journalctl-stream: cannot sort by 'size'; use created, updated, id, status"))
+        let id = run(["--file", path, "show", "bad/id"])
+        #expect(
+            id.stderr.hasPrefix("journalctl-stream: \"bad/id\" is not a valid stream id: it contains the character '/'")
+        )
     }
 
     @Test func helpAndVersion() throws {

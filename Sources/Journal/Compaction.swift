@@ -44,7 +44,8 @@ public struct CompactionReport: Sendable, Equatable {
     public var logBytesAfter: UInt64 = 0
     /// File size before and after (the file is preallocated ahead of the log).
     public var fileBytesBefore: UInt64 = 0
-    /// File size after.
+    /// File size after; for a dry run, the size the new file would be preallocated to (the
+    /// snapshot written into it may add a little).
     public var fileBytesAfter: UInt64 = 0
     /// Record bytes copied into the new file.
     public var bytesCopied: UInt64 = 0

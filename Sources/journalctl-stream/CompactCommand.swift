@@ -200,7 +200,7 @@ enum CompactCommand: Command {
         let dropped = report.streamsDropped.map(\.rawValue).joined(separator: ", ")
         var rows: [[String]] = [
             ["log bytes", "\(report.logBytesBefore) -> \(report.logBytesAfter)"],
-            ["file bytes", "\(report.fileBytesBefore) -> \(report.dryRun ? "?" : String(report.fileBytesAfter))"],
+            ["file bytes", "\(report.fileBytesBefore) -> \(report.fileBytesAfter)\(report.dryRun ? " (about)" : "")"],
             ["bytes copied", "\(report.bytesCopied)"],
             [
                 report.dryRun ? "would drop" : "streams dropped",

@@ -8,6 +8,16 @@
 /// while appends continue, catch up, then pause appends for the last records, sync, rename
 /// over the old name and swap the mapping.
 extension JournalEngine {
+    /// The size a compacted file is preallocated to for `logBytes` of kept records: room to
+    /// grow (an eighth of the log, at least what a new journal starts with, at most 16 MiB),
+    /// but never a bigger file than before. A fixed 16 MiB made compacting a small journal
+    /// grow its file many times over.
+    static func compactedFileSize(logBytes: UInt64, fileBytesBefore: UInt64) -> UInt64 {
+        let live = Layout.logStart + logBytes
+        let spare = fileBytesBefore > live ? fileBytesBefore - live : 0
+        return live + min(CompactionWriter.headroom(for: logBytes), spare)
+    }
+
     /// Name of the temporary file a compaction writes.
     static func compactionTemporaryPrefix(for path: String) -> String { path + ".compact-" }
 
@@ -71,7 +81,9 @@ extension JournalEngine {
             if !dryRun { compacting = true }
             return (plan.keep, table.highestNumber, end, region, generation)
         }
+        let estimate = Self.compactedFileSize(logBytes: report.logBytesAfter, fileBytesBefore: report.fileBytesBefore)
         if dryRun {
+            report.fileBytesAfter = estimate
             report.durationNanoseconds = Clock.monotonicNanoseconds() - started
             return report
         }
@@ -90,12 +102,6 @@ extension JournalEngine {
                 try? FileSystem.unlink(temporary, interposer: interposer)
             }
         }
-        // Room to grow (an eighth of the log, at least what a new journal starts with, at most
-        // 16 MiB), but never a bigger file than before: a fixed 16 MiB made compacting a small
-        // journal grow its file many times over.
-        let live = Layout.logStart + report.logBytesAfter
-        let spare = report.fileBytesBefore > live ? report.fileBytesBefore - live : 0
-        let estimate = live + min(CompactionWriter.headroom(for: report.logBytesAfter), spare)
         try io("fallocate (compaction)") { () throws(Errno) in try newFD.allocate(offset: 0, length: estimate) }
         Failpoint.hit("compact-after-create")
 

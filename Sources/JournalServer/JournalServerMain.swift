@@ -34,23 +34,25 @@ enum JournalServerMain {
             return 1
         }
         raiseDescriptorLimit()
-        let journal: Journal
-        do {
-            journal = try Journal(path: configuration.file, options: configuration.journalOptions)
-        } catch {
-            log("cannot open \(configuration.file): \(error.description)")
-            return 1
-        }
-        reportRecovery(journal.recoveryReport, path: configuration.file)
+        // The address first: a port in use must not leave a new, empty journal file behind.
+        // Connections made while recovery runs wait in the backlog.
         let address = SocketAddress(host: configuration.host, port: configuration.port)!
         let listener: ListeningSocket
         do {
             listener = try ListeningSocket(address: address, backlog: configuration.backlog)
         } catch {
             log("cannot listen on \(address): \(error)")
-            try? journal.close()
             return 1
         }
+        let journal: Journal
+        do {
+            journal = try Journal(path: configuration.file, options: configuration.journalOptions)
+        } catch {
+            log("cannot open \(configuration.file): \(error.description)")
+            listener.close()
+            return 1
+        }
+        reportRecovery(journal.recoveryReport, path: configuration.file)
         let bound = listener.address
         let api = ServerAPI(journal: journal, configuration: configuration, metrics: ServerMetrics())
         let loop: EventLoop

@@ -135,8 +135,13 @@ extension ServerConfiguration {
     static func parse(arguments: [String], environment: [String: String]) throws(ConfigurationError) -> ServerCommand {
         var config = ServerConfiguration()
         var given: [String: String] = [:]
+        /// Flags whose value came from the environment, so an error names the variable.
+        var fromEnvironment: Set<String> = []
         for option in options {
-            if let value = environment[option.environmentName], !value.isEmpty { given[option.flag] = value }
+            if let value = environment[option.environmentName], !value.isEmpty {
+                given[option.flag] = value
+                fromEnvironment.insert(option.flag)
+            }
         }
         var index = 0
         while index < arguments.count {
@@ -152,6 +157,7 @@ extension ServerConfiguration {
             guard let option = options.first(where: { $0.flag == flag }) else {
                 throw ConfigurationError(message: "unknown argument \(argument); see --help")
             }
+            fromEnvironment.remove(flag)
             if option.placeholder == nil {
                 given[flag] = inline ?? "true"
                 continue
@@ -165,7 +171,12 @@ extension ServerConfiguration {
             }
         }
         for option in options {
-            if let value = given[option.flag] { try option.apply(&config, value) }
+            guard let value = given[option.flag] else { continue }
+            do {
+                try option.apply(&config, value)
+            } catch  where fromEnvironment.contains(option.flag) {
+                throw ConfigurationError(message: "\(option.environmentName)=\(value): \(error.message)")
+            }
         }
         try config.validate()
         return .run(config)

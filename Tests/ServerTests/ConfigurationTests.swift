@@ -57,6 +57,17 @@ import Testing
         }
     }
 
+    @Test func aBadValueFromTheEnvironmentNamesTheVariable() throws {
+        #expect(throws: ConfigurationError(message: "JOURNAL_SERVER_PORT=abc: --port must be 0...65535")) {
+            try ServerConfiguration.parse(arguments: [], environment: ["JOURNAL_SERVER_PORT": "abc"])
+        }
+        // A flag replaces the variable, and its own error names the flag alone.
+        #expect(throws: ConfigurationError(message: "--port must be 0...65535")) {
+            try ServerConfiguration.parse(arguments: ["--port", "x"], environment: ["JOURNAL_SERVER_PORT": "abc"])
+        }
+        #expect(try parse(["--port", "0"], ["JOURNAL_SERVER_PORT": "abc"]).port == 0)
+    }
+
     @Test func nonLoopbackNeedsATokenOrInsecure() throws {
         #expect(throws: ConfigurationError.self) { try parse(["--host", "0.0.0.0"]) }
         #expect(try parse(["--host", "0.0.0.0", "--token", "t"]).host == "0.0.0.0")

@@ -246,4 +246,21 @@ import Testing
         #expect(result.stderr.contains("--insecure"))
         #expect(ServerProcess.runToExit(["--help"]).stdout.contains("--stale-after"))
     }
+
+    @Test func aPortInUseLeavesNoJournalBehindAndAMissingDirectoryIsNamed() {
+        let directory = TestDirectory()
+        let running = ServerProcess(file: directory.file("first.sj"))
+        let second = directory.file("second.sj")
+        let taken = ServerProcess.runToExit(["--port", "\(running.port)", "--file", second])
+        #expect(taken.status == 1)
+        #expect(taken.stderr.contains("cannot listen on"), "\(taken.stderr)")
+        #expect(access(second, F_OK) != 0, "the refused start created \(second)")
+
+        let nowhere = directory.file("missing/j.sj")
+        let missing = ServerProcess.runToExit(["--port", "0", "--file", nowhere])
+        #expect(missing.status == 1)
+        #expect(
+            missing.stderr.contains("cannot open \(nowhere): create failed on \(nowhere): No such file or directory"),
+            "\(missing.stderr)")
+    }
 }

@@ -236,7 +236,9 @@ final class JournalEngine: @unchecked Sendable {
     /// sees a half-written header under the real name.
     static func createJournalFile(path: String, interposer: (any IOInterposer)?) throws(JournalError) {
         let temporary = "\(path).creating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try io("create", temporary) { () throws(Errno) in
+        // Errors name the journal's path: the temporary name is an implementation detail,
+        // and "No such file or directory" for it means the directory is missing.
+        let fd = try io("create", path) { () throws(Errno) in
             try FileDescriptor.createExclusive(temporary, interposer: interposer)
         }
         defer {

@@ -69,9 +69,10 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownStream(let id):
-            return "no stream \"\(id)\" in this journal; create it first or check the id"
+            return "no stream \"\(id)\" in this journal (never created, or deleted or compacted away); check the id"
         case .streamFinished(let id, let status):
-            return "stream \"\(id)\" has already ended (\(status)); it accepts no more chunks, start a new stream"
+            return "stream \"\(id)\" has already ended (\(status)); it takes no more chunks and cannot end again; "
+                + "write to a new stream"
         case .duplicateStream(let id):
             return "a stream \"\(id)\" already exists; choose another id or read the existing stream"
         case .invalidStreamID(let text, let reason):

@@ -50,7 +50,7 @@ enum InfoCommand: Command {
                 "slot \(file.slots[slot].name), sequence \(header.sequence), written \(Show.timestamp(header.updatedAt))"
             )
             row("Writer", "generation \(header.generation), last opened by process \(header.writerPID)")
-            row("Checkpoint", "offset \(header.checkpointEnd) (the log was durable up to here)")
+            row("Checkpoint", "offset \(header.checkpointEnd) (synced up to here when the header was written)")
             row(
                 "Snapshot", header.snapshotOffset.map { "offset \($0), \(Show.bytes(header.snapshotLength))" } ?? "none"
             )

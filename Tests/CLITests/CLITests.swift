@@ -216,7 +216,9 @@ enum Fixture {
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(
-            result.stderr == "journalctl-stream: no stream \"nope\" in this journal; create it first or check the id\n")
+            result.stderr
+                == "journalctl-stream: no stream \"nope\" in this journal (never created, or deleted or compacted away); "
+                + "check the id\n")
         let beyond = cli("show", "chat-1", "--from", "9")
         #expect(beyond.status == 1)
         #expect(beyond.stderr.hasPrefix("journalctl-stream: stream \"chat-1\" has 3 chunks; index 9 is out of range"))

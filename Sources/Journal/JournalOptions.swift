@@ -43,6 +43,13 @@ public struct JournalOptions: Sendable, Equatable {
     public var autoCompaction: AutoCompaction? = AutoCompaction()
     /// The I/O seam: sees (and may fail) every file operation. Tests only.
     var interposition: Interposition?
+    /// How often, at most, a sync moves the header's checkpoint (FORMAT.md §10). Tests that
+    /// count file operations set 0 (every sync) and turn `idleCheckpointSync` off, so that
+    /// the operations a workload makes do not depend on timing.
+    var checkpointInterval: Duration = .milliseconds(100)
+    /// Whether the maintenance thread syncs after a second without a sync when the
+    /// checkpoint lags.
+    var idleCheckpointSync = true
 
     /// The defaults.
     public init() {}

@@ -96,7 +96,7 @@ extension JournalEngine {
             // or `Durability.none`): run one. Never while syncs are coming anyway, so a busy
             // journal makes no extra sync and every sync failure reaches a caller.
             let checkpointSyncDue =
-                checkpointDue && !syncInFlight && !(syncDue && dirty) && !asyncSyncDue
+                options.idleCheckpointSync && checkpointDue && !syncInFlight && !(syncDue && dirty) && !asyncSyncDue
                 && current >= lastSyncNanoseconds + 1_000_000_000
             lock.unlock()
             if healthy {

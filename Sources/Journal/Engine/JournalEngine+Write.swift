@@ -332,19 +332,17 @@ extension JournalEngine {
         lock.broadcast()
     }
 
-    /// How often, at most, a sync moves the header's checkpoint: the bound on how much
-    /// synced log a damaged record could otherwise pass off as a torn tail (FORMAT.md §5).
-    static let checkpointIntervalNanoseconds: UInt64 = 100_000_000
-
-    /// Whether the checkpoint trails what earlier syncs covered and may move now; lock held.
+    /// Whether the checkpoint trails what earlier syncs covered and may move now (at most
+    /// every `checkpointInterval`: the bound on how much synced log a damaged record could
+    /// otherwise pass off as a torn tail, FORMAT.md §5); lock held.
     var checkpointDue: Bool {
         guard writable, syncedEnd > header.checkpointEnd else { return false }
-        return lastCheckpointNanoseconds == 0
-            || Clock.monotonicNanoseconds() - lastCheckpointNanoseconds >= Self.checkpointIntervalNanoseconds
+        let interval = UInt64(max(options.checkpointInterval.microseconds, 0)) * 1000
+        return lastCheckpointNanoseconds == 0 || Clock.monotonicNanoseconds() - lastCheckpointNanoseconds >= interval
     }
 
     /// Before a sync: moves the header's checkpoint to the end that earlier syncs covered, at
-    /// most every `checkpointIntervalNanoseconds`, so that this sync makes it durable; lock
+    /// most every `options.checkpointInterval`, so that this sync makes it durable; lock
     /// held. A failed header write poisons the handle and fails this sync's callers.
     ///
     /// Without this the checkpoint moved only at snapshots and closes, and recovery took

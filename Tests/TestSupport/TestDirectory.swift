@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -33,24 +32,31 @@ public struct TestDirectory: Sendable {
     /// The path of `name` inside the directory.
     public func file(_ name: String) -> String { path + "/" + name }
 
+    /// Guards `made`. A pthread mutex (NSLock) rather than `Synchronization.Mutex`: Thread
+    /// Sanitizer sees through pthread locks, but not through the uninstrumented atomics of
+    /// the toolchain's Mutex, and reported this list as a race in the sanitizer CI pass.
+    private static let lock = NSLock()
     /// Directories this process made; nil until the first one (when the exit hook goes in).
-    private static let made = Mutex<[String]?>(nil)
+    nonisolated(unsafe) private static var made: [String]?
 
     private static func register(_ path: String) {
-        made.withLock { paths in
-            if paths == nil {
-                paths = []
-                atexit { TestDirectory.removeAll() }
-            }
-            paths!.append(path)
+        lock.lock()
+        defer { lock.unlock() }
+        if made == nil {
+            made = []
+            atexit { TestDirectory.removeAll() }
         }
+        made!.append(path)
     }
 
     /// The exit hook: removes every directory this process made (not those of its children,
     /// which are separate processes with their own lists).
     private static func removeAll() {
         if ProcessInfo.processInfo.environment["SJ_KEEP_TEST_DIRECTORIES"] == "1" { return }
-        for path in made.withLock({ $0 ?? [] }) {
+        lock.lock()
+        let paths = made ?? []
+        lock.unlock()
+        for path in paths {
             try? FileManager.default.removeItem(atPath: path)
         }
     }

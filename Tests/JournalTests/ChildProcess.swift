@@ -7,7 +7,10 @@
 /// The child binary is built beside the test bundle by `swift build`/`swift test`.
 final class ChildProcess {
     let pid: pid_t
-    private let input: Int32
+    /// The child's stdin; -1 once closed, so that no descriptor is closed twice (a second
+    /// close can hit a number another thread has reused, and a journal of a test running
+    /// in parallel then failed its fdatasync with EBADF under Address Sanitizer).
+    private var input: Int32
     private let output: Int32
     private var buffer: [UInt8] = []
     private var exited: Int32?
@@ -55,7 +58,7 @@ final class ChildProcess {
             Glibc.kill(pid, SIGKILL)
             _ = waitForExit()
         }
-        close(input)
+        if input >= 0 { close(input) }
         close(output)
     }
 
@@ -95,7 +98,10 @@ final class ChildProcess {
     }
 
     /// Closes the child's stdin.
-    func closeInput() { Glibc.close(input) }
+    func closeInput() {
+        if input >= 0 { Glibc.close(input) }
+        input = -1
+    }
 
     func kill(_ signal: Int32 = SIGKILL) { Glibc.kill(pid, signal) }
 

@@ -127,18 +127,22 @@ extension Journal {
                     report.problems.append(.init(offset: offset, detail: "\(reason), before the durable checkpoint"))
                     break scan
                 }
-                switch TailVerdict.examine(file, from: offset, headerGeneration: header.generation) {
+                // A live writer finished the record meanwhile: the log just ended there.
+                if TailVerdict.finishedSince(
+                    file, at: offset, headerGeneration: header.generation, minimumGeneration: scanner.lastGeneration)
+                {
+                    break scan
+                }
+                let verdict = TailVerdict.examine(
+                    file, from: offset, headerGeneration: header.generation,
+                    minimumGeneration: scanner.lastGeneration)
+                switch verdict {
                 case .torn:
                     report.tailNote = "torn tail at offset \(offset): \(reason)"
                 case .tornBeforeLaterWrites(let later):
                     report.tailNote =
                         "torn tail at offset \(offset): \(reason); a sector of it was never written (a power loss), "
                         + "and the unsynced records from offset \(later) are dropped with it at the next writable open"
-                case .damaged(let intact)
-                where intact > offset
-                    && decodeRecord(in: file, at: offset, maxGeneration: header.generation).isRecord:
-                    // A live writer finished the record meanwhile: the log just ended there.
-                    break
                 case .damaged(let intact):
                     report.problems.append(
                         .init(

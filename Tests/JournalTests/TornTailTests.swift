@@ -150,6 +150,52 @@ import Testing
         #expect(try Journal.verify(path: path).isClean)
     }
 
+    @Test func aRecordCutShortWhileCopyingAPayloadThatHoldsARecordIsATornTail() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        // A payload carrying an intact record, as a journal or an export stored as a chunk would.
+        let embedded = RecordHeader(
+            type: .chunk, bodyLength: 16, generation: 1, stream: 1, chunkIndex: 7, timestamp: 1, previous: 8192
+        ).encoded(body: Array("sixteen bytes!!!".utf8))
+        let payload = [UInt8](repeating: 0x41, count: 64) + embedded + [UInt8](repeating: 0x42, count: 200)
+        let id = try Self.crashedJournal(at: path, chunks: [Array("first".utf8), payload])
+        var bytes = FileBytes.read(path)
+        let cut = Self.chunkRecords(bytes)[1]
+        // The writer died copying it: the checksum (written last) and the end of the body
+        // never made it, but the embedded record did.
+        for index in Int(cut.offset)..<Int(cut.offset) + 4 { bytes[index] = 0 }
+        for index in Int(cut.end) - 150..<Int(cut.end) { bytes[index] = 0 }
+        FileBytes.write(bytes, to: path)
+
+        let journal = try Journal(path: path)
+        #expect(journal.recoveryReport.tornTailOffset == cut.offset)
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().map(\.bytes) == [Array("first".utf8)])
+        try journal.close()
+    }
+
+    @Test func anIdleJournalStillMovesItsCheckpointPastItsLastSync() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        var options = JournalOptions(durability: .everyAcknowledgement)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        let id = try journal.createStream(StreamID("idle"))
+        // Syncs within 100 ms of the last checkpoint do not move it; then appends stop.
+        for index in 0..<3 { try journal.append("chunk \(index)", to: id) }
+        let last = try #require(scanRecords(FileBytes.read(path)).last).end
+        // The maintenance thread syncs once more a second after the last sync, and that sync
+        // carries the checkpoint. Polled with a deadline: the wait is for the thread.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var checkpoint = try Self.header(FileBytes.read(path)).checkpointEnd
+        while checkpoint < last && ContinuousClock.now < deadline {
+            usleep(20_000)
+            checkpoint = try Self.header(FileBytes.read(path)).checkpointEnd
+        }
+        #expect(checkpoint == last)
+        try journal.close()
+    }
+
     @Test func aPartialLastRecordIsStillATornTail() throws {
         let directory = TestDirectory()
         let path = directory.file("j.sj")

@@ -190,6 +190,8 @@ extension JournalEngine {
         fileSize = writer.fileSize
         end = writer.end
         syncedEnd = writer.end
+        // The new file's headers were synced with it; a pending write was to the old file.
+        syncedHeaderWrites = headerWrites
         table = writer.table
         newHeader.sequence = header.sequence + UInt64(Layout.headerSlotCount)
         header = newHeader

@@ -79,8 +79,14 @@ extension JournalEngine {
         lock.lock()
         while !stopMaintenance {
             let current = Clock.monotonicNanoseconds()
-            let deadline = [nextSync, nextStaleCheck, nextCompactionCheck, current + 1_000_000_000].compactMap { $0 }
-                .min()!
+            // A second after the last sync, if the checkpoint still trails what it covered
+            // (appends stopped, or `Durability.none`): one more sync carries it to disk. A
+            // sync in flight moves it itself, and wakes this loop when it ends.
+            let idleCheckpointAt =
+                options.idleCheckpointSync && !syncInFlight && checkpointDue
+                ? lastSyncNanoseconds + 1_000_000_000 : nil
+            let deadline = [nextSync, nextStaleCheck, nextCompactionCheck, idleCheckpointAt, current + 1_000_000_000]
+                .compactMap { $0 }.min()!
             let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
             let asyncSyncDue = !durabilityWaiters.isEmpty
             if !snapshotDue && !asyncSyncDue && deadline > current {
@@ -92,12 +98,10 @@ extension JournalEngine {
             let compactionDue = nextCompactionCheck.map { $0 <= current } ?? false
             let dirty = end > syncedEnd
             let healthy = failure == nil && !isClosed
-            // No sync for a second with the checkpoint behind the last one (appends stopped,
-            // or `Durability.none`): run one. Never while syncs are coming anyway, so a busy
-            // journal makes no extra sync and every sync failure reaches a caller.
+            // Never while syncs are coming anyway, so a busy journal makes no extra sync and
+            // every sync failure reaches a caller waiting on it.
             let checkpointSyncDue =
-                options.idleCheckpointSync && checkpointDue && !syncInFlight && !(syncDue && dirty) && !asyncSyncDue
-                && current >= lastSyncNanoseconds + 1_000_000_000
+                (idleCheckpointAt.map { $0 <= current } ?? false) && !(syncDue && dirty) && !asyncSyncDue
             lock.unlock()
             if healthy {
                 // Errors poison the handle; the next caller sees them, so they are not lost here.

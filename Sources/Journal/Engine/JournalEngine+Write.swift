@@ -296,6 +296,7 @@ extension JournalEngine {
         var failed: JournalError?
         do { try advanceCheckpointLocked() } catch { failed = error }
         let goal = end
+        let headerGoal = headerWrites
         if failed == nil {
             let descriptor = fd
             lastSyncNanoseconds = Clock.monotonicNanoseconds()
@@ -319,6 +320,7 @@ extension JournalEngine {
             throw failed
         }
         syncedEnd = max(syncedEnd, goal)
+        syncedHeaderWrites = max(syncedHeaderWrites, headerGoal)
         // The next leader first, so its sync starts while the covered threads wake.
         let covered = syncQueue.filter { $0.target <= syncedEnd }
         syncQueue.removeAll { $0.target <= syncedEnd }
@@ -336,7 +338,7 @@ extension JournalEngine {
     /// every `checkpointInterval`: the bound on how much synced log a damaged record could
     /// otherwise pass off as a torn tail, FORMAT.md §5); lock held.
     var checkpointDue: Bool {
-        guard writable, syncedEnd > header.checkpointEnd else { return false }
+        guard writable, syncedEnd > header.checkpointEnd, headerWrites == syncedHeaderWrites else { return false }
         let interval = UInt64(max(options.checkpointInterval.microseconds, 0)) * 1000
         return lastCheckpointNanoseconds == 0 || Clock.monotonicNanoseconds() - lastCheckpointNanoseconds >= interval
     }

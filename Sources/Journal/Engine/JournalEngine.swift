@@ -49,6 +49,11 @@ final class JournalEngine: @unchecked Sendable {
     var lastCheckpointNanoseconds: UInt64 = 0
     /// When the last sync started (monotonic), 0 for never.
     var lastSyncNanoseconds: UInt64 = 0
+    /// Header writes so far, and how many of them a completed sync has covered. While one is
+    /// not yet durable no checkpoint is written: that would overwrite the other slot, the
+    /// last durable one, leaving both in flight in one sync.
+    var headerWrites = 0
+    var syncedHeaderWrites = 0
     /// The writer's mapping is faulted in up to here (`prefaultAhead`).
     @exclusivity(unchecked) var populatedEnd: UInt64 = 0
     /// Set when `end` came within half of `prefaultAhead` of `populatedEnd`.
@@ -290,6 +295,7 @@ final class JournalEngine: @unchecked Sendable {
         try writeHeader()
         try io("fdatasync") { () throws(Errno) in try fd.sync() }
         syncedEnd = end
+        syncedHeaderWrites = headerWrites
 
         let now = Clock.wallMicroseconds()
         var interrupted: [StreamID] = []
@@ -334,9 +340,12 @@ final class JournalEngine: @unchecked Sendable {
         // A real file never gets near this; a damaged or hostile one may, and compaction adds
         // up to `headerSlotCount` more.
         guard header.sequence < UInt64.max - UInt64(2 * Layout.headerSlotCount) else {
-            throw .corruption(
-                path: path, offset: UInt64(headerSlot * Layout.headerSlotSize),
-                detail: "header sequence number \(header.sequence) cannot be increased")
+            // Poisoned like a failed write: a handle that can write no header can make no
+            // checkpoint, and its syncs would fail while its appends went on.
+            throw poison(
+                .corruption(
+                    path: path, offset: UInt64(headerSlot * Layout.headerSlotSize),
+                    detail: "header sequence number \(header.sequence) cannot be increased"))
         }
         header.sequence += 1
         header.updatedAt = Clock.wallMicroseconds()
@@ -350,6 +359,7 @@ final class JournalEngine: @unchecked Sendable {
             throw poison(.io(operation: "write header slot \(slotName(slot))", path: path, errno: error))
         }
         headerSlot = slot
+        headerWrites += 1
     }
 
     // MARK: Closing

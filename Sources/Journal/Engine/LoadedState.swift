@@ -9,6 +9,9 @@ struct LoadedState {
     var report = RecoveryReport()
     /// Whether the scan stopped at invalid bytes rather than a clean end.
     var stoppedAtInvalid = false
+    /// Whether those bytes did not decode as a record (rather than an intact record that
+    /// broke a lifecycle rule).
+    var stoppedAtUndecodable = false
 
     /// Reads the two header slots of `file` (the whole file, from offset 0).
     static func pickHeader(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> (
@@ -65,6 +68,26 @@ struct LoadedState {
     /// Loads the index: header, then the newest usable snapshot, then every record after it.
     /// Throws `corruption` when the log is invalid before the header's checkpoint.
     static func load(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> LoadedState {
+        // A reader without the writer lock can load while a new writer takes over: it reads
+        // one header, and meets records the new writer wrote under the next. The header
+        // changed, so this was a race, not damage: look again. A writable open holds the
+        // lock, so for it nothing changes and the error stands.
+        var attempts = 0
+        while true {
+            let before = try? pickHeader(file, path: path).header.sequence
+            do {
+                return try loadOnce(file, path: path)
+            } catch {
+                attempts += 1
+                guard case .corruption = error, attempts < 3, before != nil,
+                    (try? pickHeader(file, path: path).header.sequence) != before
+                else { throw error }
+            }
+        }
+    }
+
+    /// One attempt of `load`.
+    private static func loadOnce(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> LoadedState {
         let picked = try pickHeader(file, path: path)
         var state = LoadedState(header: picked.header, headerSlot: picked.slot, end: Layout.logStart)
         state.report.headerSlot = picked.slot
@@ -118,6 +141,7 @@ struct LoadedState {
                 }
                 state.end = offset
                 state.stoppedAtInvalid = true
+                state.stoppedAtUndecodable = true
                 state.report.tornTailReason = reason
                 break scanLoop
             }
@@ -147,7 +171,17 @@ struct LoadedState {
         _ file: UnsafeRawBufferPointer, path: String, damagedSlots: [String]
     ) throws(JournalError) {
         let reason = report.tornTailReason ?? "invalid record"
-        switch TailVerdict.examine(file, from: end, headerGeneration: header.generation) {
+        // A reader racing a live writer finds the record at `end` half-written; when it is
+        // whole now, the log simply ends there for this look.
+        if stoppedAtUndecodable,
+            TailVerdict.finishedSince(
+                file, at: end, headerGeneration: header.generation, minimumGeneration: lastGeneration)
+        {
+            return
+        }
+        let verdict = TailVerdict.examine(
+            file, from: end, headerGeneration: header.generation, minimumGeneration: lastGeneration)
+        switch verdict {
         case .torn:
             report.tornTailOffset = end
         case .tornBeforeLaterWrites(let later):
@@ -162,9 +196,6 @@ struct LoadedState {
                     "the record at offset \(offset) was written by writer generation \(generation), but the newest valid header slot (\(slotName(headerSlot))) is of generation \(header.generation): the newer header slot is damaged\(slots); nothing was changed"
             )
         case .damaged(let intact):
-            // A reader racing a live writer can find the record at `end` half-written and
-            // the next one already complete when it looks again; the log simply ends here.
-            if intact > end, decodeRecord(in: file, at: end, maxGeneration: header.generation).isRecord { return }
             let follows =
                 intact == end
                 ? "the record there is intact (its checksum matches) but breaks a validity rule"

@@ -53,12 +53,6 @@ enum RecordVerdict: Equatable {
     case end
     /// The bytes here are not a valid record; the reason names the first rule broken.
     case invalid(String)
-
-    /// True for `.record`.
-    var isRecord: Bool {
-        if case .record = self { return true }
-        return false
-    }
 }
 
 /// Pure validation of a single record at `offset` of `log`, a view of the file from offset 0

@@ -23,28 +23,95 @@ enum TailVerdict: Equatable {
     /// The sector size a power loss tears writes at (a multiple of it on 4 KiB-sector drives).
     static let sectorSize = 512
 
+    /// How many zero bytes in a row end the search for an intact record: the space after the
+    /// log is zero up to the file size, which can be hundreds of megabytes, and a read-only
+    /// open of a busy journal should not fault all of it in.
+    static let zeroRunLimit = 4 << 20
+
     /// Looks at `file` from `end`, where the valid log stopped at bytes that are not a valid
-    /// record (or an intact record that breaks a lifecycle rule), under a header of
-    /// `headerGeneration`.
-    static func examine(_ file: UnsafeRawBufferPointer, from end: UInt64, headerGeneration: UInt32) -> TailVerdict {
-        var scanner = SalvageScanner(file: file, from: end, maxGeneration: .max)
-        let intact: UInt64
-        switch scanner.next() {
-        case .record(_, _, let offset):
-            intact = offset
-        case .damaged(_, _, let resume?):
-            intact = resume
-        case .damaged(_, _, nil), .zeroGap, .damagedSnapshot, .end:
-            return .torn
+    /// record (or at an intact record that breaks a rule of validity), under a header of
+    /// `headerGeneration`; records before `end` reached `minimumGeneration`.
+    static func examine(
+        _ file: UnsafeRawBufferPointer, from end: UInt64, headerGeneration: UInt32, minimumGeneration: UInt32
+    ) -> TailVerdict {
+        if case .record(let record) = decodeRecord(in: file, at: end, maxGeneration: .max) {
+            if record.generation > headerGeneration {
+                return .newerGeneration(offset: end, generation: record.generation)
+            }
+            return .damaged(intactRecord: end)
         }
-        guard case .record(let record) = decodeRecord(in: file, at: intact, maxGeneration: .max) else { return .torn }
-        if record.generation > headerGeneration {
-            return .newerGeneration(offset: intact, generation: record.generation)
-        }
-        if intact > end && hasZeroSector(file, from: end, to: intact) {
-            return .tornBeforeLaterWrites(laterWrites: intact)
-        }
+        // The search starts after the extent the header at `end` claims, when it is
+        // believable: a record torn while its body was being copied (a crash, not damage)
+        // may carry record-shaped bytes in its payload, a journal stored as a chunk.
+        let start = end + (claimedExtent(file, at: end) ?? UInt64(Layout.recordAlignment))
+        guard let (intact, generation) = firstIntactRecord(file, from: start, minimumGeneration: minimumGeneration)
+        else { return .torn }
+        if generation > headerGeneration { return .newerGeneration(offset: intact, generation: generation) }
+        if hasZeroSector(file, from: end, to: intact) { return .tornBeforeLaterWrites(laterWrites: intact) }
         return .damaged(intactRecord: intact)
+    }
+
+    /// Whether the bytes at `end`, which did not decode when the scan met them, are now a
+    /// valid record by every rule a scan applies without stream state: a live writer
+    /// finished writing it meanwhile, and the log simply ended there for that look.
+    static func finishedSince(
+        _ file: UnsafeRawBufferPointer, at end: UInt64, headerGeneration: UInt32, minimumGeneration: UInt32
+    ) -> Bool {
+        guard case .record(let record) = decodeRecord(in: file, at: end, maxGeneration: headerGeneration) else {
+            return false
+        }
+        return record.generation >= minimumGeneration
+    }
+
+    /// The aligned size the record header at `offset` claims, if its fixed fields are
+    /// believable and the record fits the file; nil otherwise.
+    static func claimedExtent(_ file: UnsafeRawBufferPointer, at offset: UInt64) -> UInt64? {
+        guard plausibleHeader(file, at: offset, minimumGeneration: 1) else { return nil }
+        let bodyLength: UInt32 = UnsafeRawBufferPointer(rebasing: file[Int(offset)...]).le(RecordField.bodyLength)
+        return UInt64(Layout.aligned(RecordField.size + Int(bodyLength)))
+    }
+
+    /// The first offset at or after `start` (8-byte aligned) holding an intact record of at
+    /// least `minimumGeneration`, and that record's generation; nil when none comes before
+    /// the end of the file or `zeroRunLimit` zero bytes in a row.
+    static func firstIntactRecord(
+        _ file: UnsafeRawBufferPointer, from start: UInt64, minimumGeneration: UInt32
+    ) -> (UInt64, UInt32)? {
+        var candidate = Int(start)
+        var zeros = 0
+        while candidate + RecordField.size <= file.count {
+            if file.loadUnaligned(fromByteOffset: candidate, as: UInt64.self) == 0 {
+                zeros += Layout.recordAlignment
+                if zeros >= zeroRunLimit { return nil }
+            } else {
+                zeros = 0
+                if plausibleHeader(file, at: UInt64(candidate), minimumGeneration: minimumGeneration),
+                    case .record(let record) = decodeRecord(in: file, at: UInt64(candidate), maxGeneration: .max)
+                {
+                    return (UInt64(candidate), record.generation)
+                }
+            }
+            candidate += Layout.recordAlignment
+        }
+        return nil
+    }
+
+    /// Cheap checks before the checksum (FORMAT.md §5 rules 2, 4 and 7, and a generation of
+    /// at least `minimumGeneration`), so that trying every offset never checksums garbage.
+    static func plausibleHeader(_ file: UnsafeRawBufferPointer, at offset: UInt64, minimumGeneration: UInt32) -> Bool {
+        let start = Int(offset)
+        guard start + RecordField.size <= file.count else { return false }
+        let header = UnsafeRawBufferPointer(rebasing: file[start..<start + RecordField.size])
+        let typeByte: UInt8 = header.le(RecordField.type)
+        guard let type = RecordType(rawValue: typeByte) else { return false }
+        let flags: UInt8 = header.le(RecordField.flags)
+        let reserved: UInt16 = header.le(RecordField.reserved)
+        let generation: UInt32 = header.le(RecordField.generation)
+        let stream: UInt32 = header.le(RecordField.stream)
+        let bodyLength: UInt32 = header.le(RecordField.bodyLength)
+        return flags == 0 && reserved == 0 && generation >= max(1, minimumGeneration)
+            && type.isStreamScoped == (stream != 0) && Int(bodyLength) <= Layout.maxBodyLength
+            && Layout.aligned(RecordField.size + Int(bodyLength)) <= file.count - start
     }
 
     /// Whether a whole, aligned sector between `start` and `end` holds only zero bytes.

@@ -113,17 +113,21 @@ extension Journal {
         }
         let file = try MappedFile(path: path, descriptor: fd)
         let bytes = file.bytes
+        // One generation above the newest valid slot: when the newest slot is damaged, the
+        // other one is at most one writer behind (slots alternate, and only a writable open
+        // raises the generation), and the records of that writer must be kept. No higher:
+        // record-shaped bytes inside a payload could otherwise carry any generation, and the
+        // real records after them would fail the rule that generations never decrease.
+        var maxGeneration = UInt32.max
         do {
-            _ = try LoadedState.pickHeader(bytes, path: path)
+            let generation = try LoadedState.pickHeader(bytes, path: path).header.generation
+            maxGeneration = generation == .max ? generation : generation + 1
         } catch {
             // Both header slots damaged: the records still say which generation wrote them.
             guard case .corruption = error else { throw error }
         }
         let verification = Journal.verify(bytes, path: path)
-        // No generation ceiling: a record newer than the header means the newer header slot
-        // is damaged (every writer makes its header durable before its first record), and
-        // the checksum already vouches for the record.
-        var salvage = Salvage(file: bytes, maxGeneration: .max)
+        var salvage = Salvage(file: bytes, maxGeneration: maxGeneration)
         salvage.run()
         var report = salvage.report(path: path, dryRun: dryRun)
         report.problems = verification.problems

@@ -301,8 +301,14 @@ extension EventLoop {
                 connection.subscription = subscription
                 statistics.eventsSent += events
                 statistics.sseBytesSent += bytes
+            } catch .unknownStream {
+                // Deleted before the hub's watch saw it: end with the same `deleted` event a
+                // subscriber gets when the watch is first. (Closing without an end event
+                // here failed the soak test once: a resumer saw its stream vanish silently.)
+                retire(hub)
+                continue
             } catch {
-                // Deleted, or damage: the client reconnects and learns which.
+                // Damage: the client reconnects and learns it from the error response.
                 log("event stream for \(hub.id) ended: \(error)")
                 close(connection)
                 return

@@ -623,20 +623,9 @@ struct SalvageScanner {
     }
 
     /// Cheap checks before the checksum, so trying every offset of a damaged stretch does not
-    /// checksum garbage lengths.
+    /// checksum garbage lengths (shared with recovery's search past a torn tail).
     private func isPlausibleHeader(at position: UInt64) -> Bool {
-        let start = Int(position)
-        guard start + RecordField.size <= file.count else { return false }
-        let header = UnsafeRawBufferPointer(rebasing: file[start..<start + RecordField.size])
-        let typeByte: UInt8 = header.le(RecordField.type)
-        guard let type = RecordType(rawValue: typeByte) else { return false }
-        let flags: UInt8 = header.le(RecordField.flags)
-        let reserved: UInt16 = header.le(RecordField.reserved)
-        let generation: UInt32 = header.le(RecordField.generation)
-        let stream: UInt32 = header.le(RecordField.stream)
-        let bodyLength: UInt32 = header.le(RecordField.bodyLength)
-        return flags == 0 && reserved == 0 && generation >= max(1, lastGeneration) && generation <= maxGeneration
-            && type.isStreamScoped == (stream != 0)
-            && Int(bodyLength) <= file.count - start - RecordField.size
+        TailVerdict.plausibleHeader(
+            file, at: position, minimumGeneration: lastGeneration, maxGeneration: maxGeneration)
     }
 }

@@ -96,9 +96,12 @@ enum TailVerdict: Equatable {
         return nil
     }
 
-    /// Cheap checks before the checksum (FORMAT.md §5 rules 2, 4 and 7, and a generation of
-    /// at least `minimumGeneration`), so that trying every offset never checksums garbage.
-    static func plausibleHeader(_ file: UnsafeRawBufferPointer, at offset: UInt64, minimumGeneration: UInt32) -> Bool {
+    /// Cheap checks before the checksum (FORMAT.md §5 rules 2, 4 and 7, and a generation in
+    /// `max(1, minimumGeneration)...maxGeneration`), so that trying every offset never
+    /// checksums garbage. Recovery's search and the salvage scanner (dump, repair) share it.
+    static func plausibleHeader(
+        _ file: UnsafeRawBufferPointer, at offset: UInt64, minimumGeneration: UInt32, maxGeneration: UInt32 = .max
+    ) -> Bool {
         let start = Int(offset)
         guard start + RecordField.size <= file.count else { return false }
         let header = UnsafeRawBufferPointer(rebasing: file[start..<start + RecordField.size])
@@ -109,7 +112,7 @@ enum TailVerdict: Equatable {
         let generation: UInt32 = header.le(RecordField.generation)
         let stream: UInt32 = header.le(RecordField.stream)
         let bodyLength: UInt32 = header.le(RecordField.bodyLength)
-        return flags == 0 && reserved == 0 && generation >= max(1, minimumGeneration)
+        return flags == 0 && reserved == 0 && generation >= max(1, minimumGeneration) && generation <= maxGeneration
             && type.isStreamScoped == (stream != 0) && Int(bodyLength) <= Layout.maxBodyLength
             && Layout.aligned(RecordField.size + Int(bodyLength)) <= file.count - start
     }

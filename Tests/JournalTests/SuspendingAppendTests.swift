@@ -16,6 +16,12 @@ struct SuspendingAppendTests {
         var options = JournalOptions(durability: durability, openStreams: .keepOpen(staleAfter: .seconds(3600)))
         options.autoCompaction = nil
         options.interposition = Interposition(interposer: injector)
+        // The injected failure must land on a sync that tasks wait on, not on the maintenance
+        // loop's idle checkpoint sync: a loaded CI machine once kept every task off the
+        // cooperative pool for a second after a sync, the idle sync took the failure, and the
+        // tasks saw only the poisoned handle.
+        options.checkpointInterval = .zero
+        options.idleCheckpointSync = false
         return options
     }
 

@@ -39,7 +39,8 @@ extension Journal {
     /// every record (bounds, checksum, type, padding, generation order), the stream lifecycle
     /// (open, chunks in index order, one terminal record), every snapshot against the state
     /// rebuilt from the log before it, and the headers' pointers. Reads without the writer
-    /// lock, so it works beside a running writer (records still being written count as tail).
+    /// lock, so it works beside a running writer (records still being written count as tail,
+    /// and problems found while a new writer took over are checked again).
     ///
     /// Throws only when the file cannot be read at all (I/O, not a journal, newer version);
     /// damage is reported in the result.
@@ -59,7 +60,12 @@ extension Journal {
         } catch {
             guard case .corruption = error else { throw error }
         }
-        return verify(bytes, path: path)
+        // Without the writer lock a writer can restart meanwhile: look again if the header moved.
+        return LoadedState.rereadingWhileHeaderMoves(bytes, path: path) {
+            !$0.isClean
+        } attempt: {
+            verify(bytes, path: path)
+        }
     }
 
     static func verify(_ file: UnsafeRawBufferPointer, path: String) -> VerificationReport {

@@ -249,4 +249,55 @@ func buildSampleJournal(at path: String, crash: Bool) throws -> [StreamID: [[UIn
         #expect(info.chunkCount == 10)
         try strict.close()
     }
+
+    /// A reader without the lock (verify, a read-only open) that reads the header just before a
+    /// new writer takes over meets records of a generation its header does not know; it must
+    /// look again, not report the newer header slot as damaged.
+    @Test func verifyLooksAgainWhenANewWriterTookOverMeanwhile() throws {
+        let directory = TestDirectory()
+        let path = directory.file("restart.sj")
+        _ = try buildSampleJournal(at: path, crash: false)
+        let before = FileBytes.read(path)
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        try writer.append(Array("after the restart".utf8), to: writer.createStream(StreamID("later")))
+        try writer.close()
+        let after = FileBytes.read(path)
+        // What the reader saw: the old header over the new writer's records.
+        var file = after
+        file.replaceSubrange(0..<Int(Layout.logStart), with: before[0..<Int(Layout.logStart)])
+        file.withUnsafeMutableBytes { raw in
+            let bytes = UnsafeRawBufferPointer(raw)
+            let race = Journal.verify(bytes, path: path)
+            #expect(race.problems.contains { $0.detail.contains("newer than the current header") }, "\(race.problems)")
+
+            var attempts = 0
+            let report = LoadedState.rereadingWhileHeaderMoves(bytes, path: path) {
+                !$0.isClean
+            } attempt: {
+                attempts += 1
+                defer {
+                    // The new writer's header lands while the first look runs.
+                    if attempts == 1 { after.withUnsafeBytes { raw.copyMemory(from: $0) } }
+                }
+                return Journal.verify(bytes, path: path)
+            }
+            #expect(attempts == 2)
+            #expect(report.isClean, "\(report.problems)")
+        }
+        // Damage under a header that does not move stands after one look.
+        var damaged = before
+        damaged.replaceSubrange(
+            Int(Layout.logStart)..<Int(Layout.logStart) + 8, with: [UInt8](repeating: 0xFF, count: 8))
+        damaged.withUnsafeBytes { bytes in
+            var attempts = 0
+            let report = LoadedState.rereadingWhileHeaderMoves(bytes, path: path) {
+                !$0.isClean
+            } attempt: {
+                attempts += 1
+                return Journal.verify(bytes, path: path)
+            }
+            #expect(attempts == 1)
+            #expect(!report.isClean)
+        }
+    }
 }

@@ -68,21 +68,32 @@ struct LoadedState {
     /// Loads the index: header, then the newest usable snapshot, then every record after it.
     /// Throws `corruption` when the log is invalid before the header's checkpoint.
     static func load(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> LoadedState {
-        // A reader without the writer lock can load while a new writer takes over: it reads
-        // one header, and meets records the new writer wrote under the next. The header
-        // changed, so this was a race, not damage: look again. A writable open holds the
-        // lock, so for it nothing changes and the error stands.
+        let outcome = rereadingWhileHeaderMoves(file, path: path) {
+            if case .failure(.corruption) = $0 { true } else { false }
+        } attempt: { () -> Result<LoadedState, JournalError> in
+            do throws(JournalError) { return .success(try loadOnce(file, path: path)) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
+
+    /// Runs `attempt` over `file` again, at most three times in all, while its result shows
+    /// damage and the current header's sequence changed meanwhile; returns the last result.
+    ///
+    /// A reader without the writer lock (a read-only open, `verify`) can read one header and
+    /// then meet records a new writer wrote under the next: the header moved, so that was a
+    /// race, not damage, and a second look settles it. When the header did not move, the
+    /// damage stands. A writable open holds the lock, so for it nothing moves.
+    static func rereadingWhileHeaderMoves<Outcome>(
+        _ file: UnsafeRawBufferPointer, path: String, damaged: (Outcome) -> Bool, attempt: () -> Outcome
+    ) -> Outcome {
         var attempts = 0
         while true {
             let before = try? pickHeader(file, path: path).header.sequence
-            do {
-                return try loadOnce(file, path: path)
-            } catch {
-                attempts += 1
-                guard case .corruption = error, attempts < 3, before != nil,
-                    (try? pickHeader(file, path: path).header.sequence) != before
-                else { throw error }
-            }
+            let outcome = attempt()
+            attempts += 1
+            guard damaged(outcome), attempts < 3, before != nil,
+                (try? pickHeader(file, path: path).header.sequence) != before
+            else { return outcome }
         }
     }
 

@@ -40,8 +40,11 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // What the three test targets share: per-test temporary directories removed at exit.
+        // glibc's closefrom spawn action, which the Glibc module does not export.
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .target(
             name: "TestSupport",
+            dependencies: ["CTestSupport"],
             path: "Tests/TestSupport",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

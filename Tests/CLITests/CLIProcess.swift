@@ -1,3 +1,5 @@
+import TestSupport
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -49,6 +51,8 @@ final class CLIProcess {
         posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing inherited from tests running in parallel (their pipes, their journals).
+        closeInheritedDescriptors(&actions)
         var variables: [String: String] = [:]
         var cursor = environ
         while let entry = cursor.pointee {

@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 
 /// A running `journal-server` binary (built next to the test bundle), started with
 /// `--port 0` and a journal file, whose port is read from its `listening on` line.
@@ -127,8 +128,9 @@ final class Spawned {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        posix_spawn_file_actions_addclose(&actions, out[0])
-        posix_spawn_file_actions_addclose(&actions, err[0])
+        // Nothing else: servers are spawned concurrently, and one that inherited another's
+        // pipe end would keep that pipe from reaching end of file.
+        closeInheritedDescriptors(&actions)
         let executable = ServerProcess.executable
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         var pid: pid_t = 0

@@ -51,7 +51,7 @@ final class CLIProcess {
         posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // Nothing inherited from tests running in parallel (their pipes, their journals).
+        // Nothing inherited from tests running in parallel (their pipes).
         closeInheritedDescriptors(&actions)
         var variables: [String: String] = [:]
         var cursor = environ

@@ -40,9 +40,9 @@ final class ChildProcess {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        // Nothing else: tests spawn children concurrently, and one that inherited another's
-        // pipe end would keep that pipe from reaching end of file (or a journal's descriptor,
-        // and with it the writer lock, past that journal's close).
+        posix_spawn_file_actions_addclose(&actions, toChild[1])
+        posix_spawn_file_actions_addclose(&actions, fromChild[0])
+        // Nor any other test's pipe end: tests spawn children concurrently.
         closeInheritedDescriptors(&actions)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         var pid: pid_t = 0

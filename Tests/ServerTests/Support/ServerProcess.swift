@@ -128,8 +128,9 @@ final class Spawned {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        // Nothing else: servers are spawned concurrently, and one that inherited another's
-        // pipe end would keep that pipe from reaching end of file.
+        posix_spawn_file_actions_addclose(&actions, out[0])
+        posix_spawn_file_actions_addclose(&actions, err[0])
+        // Nor any other test's pipe end: servers are spawned concurrently.
         closeInheritedDescriptors(&actions)
         let executable = ServerProcess.executable
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]

@@ -22,9 +22,8 @@ struct FaultInjectionTests {
         // same order on one thread.
         options.snapshotInterval = 1 << 30
         options.interposition = Interposition(interposer: injector)
-        // A checkpoint at every sync and no idle sync: the same file operations on every run.
-        options.checkpointInterval = .zero
-        options.idleCheckpointSync = false
+        // The same file operations on every run.
+        options.checkpointAtEverySync()
         return options
     }
 

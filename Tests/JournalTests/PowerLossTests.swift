@@ -30,9 +30,8 @@ struct PowerLossTests {
         options.autoCompaction = nil
         options.snapshotInterval = snapshotInterval
         options.interposition = Interposition(interposer: recorder)
-        // A checkpoint at every sync and no idle sync: the same file operations on every run.
-        options.checkpointInterval = .zero
-        options.idleCheckpointSync = false
+        // The same file operations, and so the same cut points, on every run.
+        options.checkpointAtEverySync()
         let workload = LedgerWorkload(path: path, options: options, ledger: ledger, compacts: false, rounds: rounds)
         let outcome = workload.run()
         precondition(outcome == nil, "the recorded workload failed: \(String(describing: outcome?.error))")

@@ -20,8 +20,7 @@ struct SuspendingAppendTests {
         // loop's idle checkpoint sync: a loaded CI machine once kept every task off the
         // cooperative pool for a second after a sync, the idle sync took the failure, and the
         // tasks saw only the poisoned handle.
-        options.checkpointInterval = .zero
-        options.idleCheckpointSync = false
+        options.checkpointAtEverySync()
         return options
     }
 

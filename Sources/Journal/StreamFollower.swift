@@ -40,6 +40,8 @@ public struct StreamFollower: AsyncSequence, Sendable {
         var done = false
         /// The stream's slot in the engine's table and the file epoch it belongs to.
         var slot: (slot: Int, epoch: Int)?
+        /// This follower's own handle on the journal's mapping, which its chunks hold.
+        var alias: MappedRegion?
 
         /// The next event: a chunk, or `.finished` once, then nil. Throws if the journal
         /// closes or a record is damaged. Returns nil when the task is cancelled.
@@ -58,7 +60,10 @@ public struct StreamFollower: AsyncSequence, Sendable {
                     }
                     cursor = nil
                 }
-                guard let step = try await engine.nextFollowStep(of: id, slot: &slot, nextIndex: nextIndex) else {
+                guard
+                    let step = try await engine.nextFollowStep(
+                        of: id, slot: &slot, nextIndex: nextIndex, alias: &alias)
+                else {
                     done = true
                     return nil
                 }

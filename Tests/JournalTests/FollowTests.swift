@@ -112,6 +112,74 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
         try journal.close()
     }
 
+    @Test func aFollowersChunksStayReadableAcrossACompactionAndAfterClose() async throws {
+        let journal = try Journal(path: TestDirectory().file("alias.sj"), options: JournalOptions(durability: .none))
+        // A deleted stream ahead of the followed one, so that compaction moves its records.
+        let doomed = try journal.createStream(StreamID("doomed"))
+        try journal.append(String(repeating: "x", count: 100_000), to: doomed)
+        try journal.deleteStream(doomed)
+        let id = try journal.createStream(StreamID("live"))
+        try journal.append("before", to: id)
+        let follower = try journal.follow(id)
+        let consumer = Task { () -> [Chunk] in
+            var chunks: [Chunk] = []
+            for try await event in follower {
+                if case .chunk(let chunk) = event { chunks.append(chunk) }
+            }
+            return chunks
+        }
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        #expect(journal.engine.waiterCount == 1)
+        // The file and its mapping are replaced while the follower waits with a handle on the
+        // old one: the chunk appended next lies at an offset that means something else there.
+        let report = try journal.compact(policy: .keepEverything)
+        #expect(report.logBytesAfter < report.logBytesBefore)
+        try journal.append("after", to: id)
+        try journal.complete(id)
+        let chunks = try await consumer.value
+        try journal.close()
+        // The journal has let go of both mappings; the chunks still hold them.
+        #expect(chunks.map(\.index) == [0, 1])
+        #expect(chunks.map(\.text) == ["before", "after"])
+    }
+
+    @Test func aFollowerWaitingWhileTheWriterMapsTheFileAgainReadsThroughTheNewMapping() async throws {
+        var options = JournalOptions(durability: .none)
+        options.mappingReserve = 4 << 20
+        let journal = try Journal(path: TestDirectory().file("remap.sj"), options: options)
+        let id = try journal.createStream(StreamID("followed"))
+        let filler = try journal.createStream(StreamID("filler"))
+        let follower = try journal.follow(id)
+        let consumer = Task { () -> [String] in
+            var texts: [String] = []
+            for try await event in follower {
+                if case .chunk(let chunk) = event { texts.append(chunk.text) }
+            }
+            return texts
+        }
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        #expect(journal.engine.waiterCount == 1)
+        let engine = journal.engine
+        func mapping() -> (end: UInt64, length: Int, base: UInt) {
+            engine.lock.withLock { (engine.end, engine.region.length, UInt(bitPattern: engine.region.base)) }
+        }
+        // Another stream's chunks do not wake the follower: it keeps waiting with its handle on
+        // the first mapping while the log grows past that mapping's end.
+        let first = mapping()
+        while mapping().end <= UInt64(first.length) {
+            try journal.append(String(repeating: "f", count: 64 << 10), to: filler)
+        }
+        #expect(mapping().base != first.base)
+        #expect(journal.engine.waiterCount == 1)
+        // Handed over with the wake, this chunk lies beyond the follower's old mapping.
+        try journal.append("beyond the first mapping", to: id)
+        try journal.complete(id)
+        #expect(try await consumer.value == ["beyond the first mapping"])
+        try journal.close()
+    }
+
     @Test func closingTheJournalEndsFollowersWithAnError() async throws {
         let journal = try Journal(path: TestDirectory().file("close.sj"))
         let id = try journal.createStream(StreamID("s"))

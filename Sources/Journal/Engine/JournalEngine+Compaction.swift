@@ -174,7 +174,8 @@ extension JournalEngine {
         let newRegion: MappedRegion
         do throws(Errno) {
             newRegion = try MappedRegion(
-                fd: newFD, length: JournalEngine.mappingLength(for: writer.fileSize), writable: true)
+                fd: newFD, length: JournalEngine.mappingLength(for: writer.fileSize, reserve: options.mappingReserve),
+                writable: true)
         } catch {
             // The path names the new file now: appending to the old one would write where no
             // reopen will look. Refuse writes; reopening finds the complete new file.

@@ -23,17 +23,13 @@ extension JournalEngine {
         case wait(slot: Int, epoch: Int)
     }
 
-    /// Where a follower that has seen `nextIndex` chunks goes next. `slot`, when given with
-    /// the current epoch, spares hashing the id.
-    func followStep(of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int) throws(JournalError)
-        -> FollowStep
-    {
-        try lock.withLock { () throws(JournalError) in try followStepLocked(of: id, slot: hint, nextIndex: nextIndex) }
-    }
-
-    private func followStepLocked(of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int)
-        throws(JournalError) -> FollowStep
-    {
+    /// Where a follower that has seen `nextIndex` chunks goes next; lock held. `slot`, when
+    /// given with the current epoch, spares hashing the id. `alias` is the follower's own
+    /// handle on the mapping (see `MappedRegion(aliasing:)`): the chunks and views returned
+    /// read through it, and it is replaced when the engine has mapped the file again.
+    private func followStepLocked(
+        of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int, alias: inout MappedRegion?
+    ) throws(JournalError) -> FollowStep {
         // Throws `closed` once the journal is closed (a reader also catches up here).
         try refreshLocked()
         let slot: Int
@@ -43,14 +39,16 @@ extension JournalEngine {
             guard let found = table.slot(of: id) else { throw .unknownStream(id) }
             slot = found
         }
+        if alias?.base != region.base { alias = MappedRegion(aliasing: region) }
+        let mapping = alias!
         let count = Int(table[slot].chunkCount)
         if count == nextIndex + 1 && table[slot].status == .open {
             // The stream's latest record is this chunk.
             let offset = table[slot].lastOffset
-            let header = region.bytes(at: offset, count: RecordField.size)
+            let header = mapping.bytes(at: offset, count: RecordField.size)
             return .chunk(
                 Chunk(
-                    index: nextIndex, timestamp: header.le(RecordField.timestamp, as: Int64.self), region: region,
+                    index: nextIndex, timestamp: header.le(RecordField.timestamp, as: Int64.self), region: mapping,
                     bodyOffset: offset + UInt64(RecordField.size),
                     count: Int(header.le(RecordField.bodyLength, as: UInt32.self))
                 ))
@@ -58,7 +56,7 @@ extension JournalEngine {
         if count > nextIndex {
             let entry = table[slot]
             return .replay(
-                ReadView(region: region, end: end, entry: entry, lastChunk: try lastChunkOffsetLocked(entry)))
+                ReadView(region: mapping, end: end, entry: entry, lastChunk: try lastChunkOffsetLocked(entry)))
         }
         if table[slot].status.isFinished { return .finished(table[slot].info) }
         return .wait(slot: slot, epoch: fileEpoch)
@@ -70,21 +68,22 @@ extension JournalEngine {
     /// One lock acquisition decides and, when nothing is new, registers the waiter; an append
     /// of the awaited chunk hands it over with the wake, so a live follower takes the lock
     /// once per chunk.
-    func nextFollowStep(of id: StreamID, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int)
-        async throws(JournalError) -> FollowStep?
-    {
+    func nextFollowStep(
+        of id: StreamID, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int, alias: inout MappedRegion?
+    ) async throws(JournalError) -> FollowStep? {
         while true {
             if Task.isCancelled { return nil }
             let waiterID = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
             let knownSlot = hint?.slot
             var outcome: Result<FollowStep, JournalError>?
             var waitedOn: (slot: Int, epoch: Int)?
+            var mapping = alias
             let news: WaiterTable.News = await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<WaiterTable.News, Never>) in
                     lock.lock()
                     do throws(JournalError) {
                         let step = try followStepLocked(
-                            of: id, slot: knownSlot.map { ($0, hint!.epoch) }, nextIndex: nextIndex)
+                            of: id, slot: knownSlot.map { ($0, hint!.epoch) }, nextIndex: nextIndex, alias: &mapping)
                         // Cancellation sets the flag before running the handler, and both take
                         // the lock: either the handler finds this waiter, or this sees the flag.
                         if case .wait(let slot, let epoch) = step, !Task.isCancelled {
@@ -108,12 +107,17 @@ extension JournalEngine {
                 lock.withLock { waiters.remove(waiterID, slot: knownSlot)?.wake.fire() }
             }
             if let waitedOn { hint = waitedOn }
+            alias = mapping
             if let outcome {
                 let step = try outcome.get()
                 if case .wait = step { return nil }  // cancelled before registering
                 return step
             }
-            if case .chunk(let chunk) = news, chunk.index == nextIndex { return .chunk(chunk) }
+            if case .chunk(let fresh) = news, fresh.index == nextIndex, let mapping,
+                let chunk = fresh.chunk(through: mapping)
+            {
+                return .chunk(chunk)
+            }
         }
     }
 

@@ -23,7 +23,9 @@ extension JournalEngine {
         fileSize += grow
         if fileSize > UInt64(region.length) {
             do {
-                region = try MappedRegion(fd: fd, length: JournalEngine.mappingLength(for: fileSize), writable: true)
+                region = try MappedRegion(
+                    fd: fd, length: JournalEngine.mappingLength(for: fileSize, reserve: options.mappingReserve),
+                    writable: true)
             } catch {
                 throw poison(.io(operation: "mmap", path: path, errno: error))
             }
@@ -143,9 +145,10 @@ extension JournalEngine {
         var bells = waiters.take(slot: slot)
         if let lastChunkLength {
             let offset = table[slot].lastOffset
-            bells.fresh = Chunk(
-                index: Int(table[slot].chunkCount) - 1, timestamp: table[slot].updatedAt, region: region,
-                bodyOffset: offset + UInt64(RecordField.size), count: lastChunkLength)
+            bells.fresh = WaiterTable.FreshChunk(
+                index: Int(table[slot].chunkCount) - 1, timestamp: table[slot].updatedAt,
+                bodyOffset: offset + UInt64(RecordField.size), count: lastChunkLength,
+                mappingBase: UInt(bitPattern: region.base))
         }
         return bells
     }

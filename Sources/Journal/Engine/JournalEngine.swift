@@ -119,10 +119,10 @@ final class JournalEngine: @unchecked Sendable {
     /// The I/O seam from the options (tests only).
     var interposer: (any IOInterposer)? { options.interposition?.interposer }
 
-    /// Address space reserved ahead of the file, so appends rarely need a new mapping.
-    static func mappingLength(for size: UInt64) -> Int {
-        let minimum: UInt64 = 1 << 30
-        let wanted = max(minimum, size * 2)
+    /// Address space reserved ahead of the file, so appends rarely need a new mapping: at
+    /// least `reserve` bytes (writers take it from `JournalOptions.mappingReserve`).
+    static func mappingLength(for size: UInt64, reserve: UInt64 = 1 << 30) -> Int {
+        let wanted = max(reserve, size * 2)
         let page: UInt64 = 2 << 20
         return Int((wanted + page - 1) / page * page)
     }
@@ -140,7 +140,8 @@ final class JournalEngine: @unchecked Sendable {
         let size = try regularFileSize(fd, path: path)
         if size == 0 { throw .notAJournal(path: path, reason: "the file is empty (0 bytes)") }
         let region = try io("mmap", path) { () throws(Errno) in
-            try MappedRegion(fd: fd, length: mappingLength(for: size), writable: true)
+            try MappedRegion(
+                fd: fd, length: mappingLength(for: size, reserve: options.mappingReserve), writable: true)
         }
         let state = try LoadedState.load(region.bytes(at: 0, count: Int(size)), path: path)
         let engine = JournalEngine(

@@ -22,7 +22,26 @@ struct WaiterTable {
         case changed
         /// The chunk the waiter was waiting for, appended just now: the follower can return
         /// it without taking the lock (its bytes are committed and never change).
-        case chunk(Chunk)
+        case chunk(FreshChunk)
+    }
+
+    /// Where an append just put a chunk. It holds no reference to the mapping, so handing
+    /// it to a thousand waiters touches no shared reference count: each follower reads it
+    /// through its own alias of the mapping (`MappedRegion(aliasing:)`).
+    struct FreshChunk: Sendable {
+        let index: Int
+        let timestamp: Int64
+        let bodyOffset: UInt64
+        let count: Int
+        /// The `base` of the mapping it was written through; a follower whose alias has
+        /// another base (the engine has mapped the file again since) asks under the lock.
+        let mappingBase: UInt
+
+        /// The chunk, read through `region` when that is a handle on the same mapping.
+        func chunk(through region: MappedRegion) -> Chunk? {
+            guard UInt(bitPattern: region.base) == mappingBase else { return nil }
+            return Chunk(index: index, timestamp: timestamp, region: region, bodyOffset: bodyOffset, count: count)
+        }
     }
 
     /// How a waiter is woken.
@@ -45,8 +64,8 @@ struct WaiterTable {
     struct Doorbells {
         fileprivate var stream: [Waiter] = []
         fileprivate var global: [Waiter] = []
-        /// The first chunk the append added, handed to the stream waiters that wait for it.
-        var fresh: Chunk?
+        /// The last chunk the append added, handed to the stream waiters that wait for it.
+        var fresh: FreshChunk?
 
         /// Wakes every taken waiter.
         func ring() {

@@ -50,8 +50,9 @@ public struct JournalOptions: Sendable, Equatable {
     /// Whether the maintenance thread syncs after a second without a sync when the
     /// checkpoint lags.
     var idleCheckpointSync = true
-    /// The least address space a writer maps ahead of its file. Tests set a few MiB so that
-    /// appends cross the end of a mapping, which otherwise takes a 1 GiB file.
+    /// The least length of a writer's mapping (it maps twice the file when that is more).
+    /// Tests set a few MiB so that appends cross the end of a mapping, which otherwise takes
+    /// a 1 GiB file.
     var mappingReserve: UInt64 = 1 << 30
 
     /// The defaults.

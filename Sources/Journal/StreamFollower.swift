@@ -48,7 +48,7 @@ public struct StreamFollower: AsyncSequence, Sendable {
         public mutating func next() async throws -> StreamEvent? {
             while !done {
                 if Task.isCancelled {
-                    done = true
+                    finish()
                     return nil
                 }
                 if var current = cursor {
@@ -64,7 +64,7 @@ public struct StreamFollower: AsyncSequence, Sendable {
                     let step = try await engine.nextFollowStep(
                         of: id, slot: &slot, nextIndex: nextIndex, alias: &alias)
                 else {
-                    done = true
+                    finish()
                     return nil
                 }
                 switch step {
@@ -74,13 +74,21 @@ public struct StreamFollower: AsyncSequence, Sendable {
                 case .replay(let view):
                     cursor = ChunkCursor(view: view, from: nextIndex, path: engine.path)
                 case .finished(let info):
-                    done = true
+                    finish()
                     return .finished(info)
                 case .wait:
                     break  // not returned by nextFollowStep
                 }
             }
             return nil
+        }
+
+        /// Ends the sequence and lets go of the mapping: a parked iterator must not keep an
+        /// old mapping (after a compaction, an unlinked file's blocks) alive.
+        private mutating func finish() {
+            done = true
+            cursor = nil
+            alias = nil
         }
     }
 }

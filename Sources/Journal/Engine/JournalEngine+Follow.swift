@@ -67,7 +67,7 @@ extension JournalEngine {
     ///
     /// One lock acquisition decides and, when nothing is new, registers the waiter; an append
     /// of the awaited chunk hands it over with the wake, so a live follower takes the lock
-    /// once per chunk.
+    /// once per chunk (twice for the first chunk after the writer maps the file again).
     func nextFollowStep(
         of id: StreamID, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int, alias: inout MappedRegion?
     ) async throws(JournalError) -> FollowStep? {

@@ -20,8 +20,9 @@ struct WaiterTable {
     enum News: Sendable {
         /// Something changed: look again.
         case changed
-        /// The chunk the waiter was waiting for, appended just now: the follower can return
-        /// it without taking the lock (its bytes are committed and never change).
+        /// The chunk the waiter was waiting for, appended just now: a follower whose alias is
+        /// of the same mapping returns it without taking the lock (its bytes are committed
+        /// and never change); one whose alias is older looks again under the lock.
         case chunk(FreshChunk)
     }
 
@@ -38,8 +39,15 @@ struct WaiterTable {
         let mappingBase: UInt
 
         /// The chunk, read through `region` when that is a handle on the same mapping.
+        ///
+        /// Equal bases mean one mapping because both are alive at the append: the waiter's
+        /// alias was made under the lock that registered it, and holds its mapping, and the
+        /// engine never unmaps part of a mapping or maps over one (no `MAP_FIXED`, no
+        /// `mremap`). The length check costs nothing and keeps a read inside `region` even
+        /// if that ever changes.
         func chunk(through region: MappedRegion) -> Chunk? {
-            guard UInt(bitPattern: region.base) == mappingBase else { return nil }
+            guard UInt(bitPattern: region.base) == mappingBase, bodyOffset + UInt64(count) <= UInt64(region.length)
+            else { return nil }
             return Chunk(index: index, timestamp: timestamp, region: region, bodyOffset: bodyOffset, count: count)
         }
     }

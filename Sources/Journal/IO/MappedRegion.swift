@@ -6,7 +6,8 @@ import CJournal
     import Darwin
 #endif
 
-/// A shared memory mapping of a journal file, unmapped when the last reference goes.
+/// A shared memory mapping of a journal file, unmapped when the last reference to it or to
+/// any of its aliases goes.
 ///
 /// The mapping may be longer than the file: the engine reserves address space ahead of the
 /// file so that appends rarely need a new mapping. Only bytes below the file's size may be

@@ -23,6 +23,13 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
     return (indices, texts, nil)
 }
 
+/// Returns once a follower of `journal` has replayed and is suspended (or after 10 s, so a
+/// follower that never waits fails the caller's checks instead of hanging the run).
+func untilSomeoneWaits(on journal: Journal) async {
+    let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+    while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+}
+
 @Suite struct FollowTests {
     @Test func replayThenLiveThenTheEnd() async throws {
         let journal = try Journal(path: TestDirectory().file("follow.sj"), options: JournalOptions(durability: .none))
@@ -75,9 +82,7 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
             for try await _ in follower { seen += 1 }
             return seen
         }
-        // Wait until the follower has replayed and is suspended on the stream.
-        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        await untilSomeoneWaits(on: journal)
         #expect(journal.engine.waiterCount == 1)
         consumer.cancel()
         #expect(try await consumer.value == 1)
@@ -128,8 +133,7 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
             }
             return chunks
         }
-        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        await untilSomeoneWaits(on: journal)
         #expect(journal.engine.waiterCount == 1)
         // The file and its mapping are replaced while the follower waits with a handle on the
         // old one. The compaction wakes it; the next chunk must come from the new file, where
@@ -156,7 +160,7 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
             Issue.record("expected the chunk first")
             return
         }
-        weak var alias = iterator.alias
+        weak let alias = iterator.alias
         #expect(alias != nil)
         guard case .finished = try await iterator.next() else {
             Issue.record("expected the end")
@@ -181,8 +185,7 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
             }
             return texts
         }
-        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        await untilSomeoneWaits(on: journal)
         #expect(journal.engine.waiterCount == 1)
         let engine = journal.engine
         func mapping() -> (end: UInt64, length: Int, base: UInt) {
@@ -208,8 +211,7 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
         let id = try journal.createStream(StreamID("s"))
         let follower = try journal.follow(id)
         let consumer = Task { try await drain(follower) }
-        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-        while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        await untilSomeoneWaits(on: journal)
         try journal.close()
         await #expect(throws: JournalError.closed(path: journal.path)) { try await consumer.value }
     }

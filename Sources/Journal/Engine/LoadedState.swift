@@ -70,8 +70,8 @@ struct LoadedState {
     static func load(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> LoadedState {
         let outcome = rereadingWhileHeaderMoves(file, path: path) {
             if case .failure(.corruption) = $0 { true } else { false }
-        } attempt: { () -> Result<LoadedState, JournalError> in
-            do throws(JournalError) { return .success(try loadOnce(file, path: path)) } catch { return .failure(error) }
+        } attempt: {
+            Result { () throws(JournalError) in try loadOnce(file, path: path) }
         }
         return try outcome.get()
     }

@@ -43,7 +43,7 @@ struct WaiterTable {
         /// Equal bases mean one mapping because both are alive at the append: the waiter's
         /// alias was made under the lock that registered it, and holds its mapping, and the
         /// engine never unmaps part of a mapping or maps over one (no `MAP_FIXED`, no
-        /// `mremap`). The length check costs nothing and keeps a read inside `region` even
+        /// `mremap`). The length check, one comparison, keeps a read inside `region` even
         /// if that ever changes.
         func chunk(through region: MappedRegion) -> Chunk? {
             guard UInt(bitPattern: region.base) == mappingBase, bodyOffset + UInt64(count) <= UInt64(region.length)

@@ -34,10 +34,12 @@ struct BenchConfig {
     /// File-size data sets (streams, chunks per stream) of 40-byte chunks.
     var sizeShapes: [(streams: Int, chunks: Int)]
     /// Live followers of one stream, seconds of the 50 chunks/s latency run, chunks of the
-    /// flat-out throughput run.
+    /// flat-out throughput run, and the smaller follower counts whose latency is measured too
+    /// (how it grows with the number of followers).
     var followers: Int
     var followLatencySeconds: Double
     var followBurstChunks: Int
+    var followerScale: [Int]
     /// Compaction data set of 1 KiB chunks (streams, chunks per stream; 90% of the streams
     /// are deleted) and how many compactions (each on a freshly built journal).
     var compactionShape: (streams: Int, chunks: Int)
@@ -60,7 +62,7 @@ struct BenchConfig {
         openShapes: [(1000, 100), (1000, 1000)], openRuns: 5,
         recoveryTails: [4 << 20, 60 << 20], recoverySQLiteCap: 100_000,
         sizeShapes: [(100, 1000), (10_000, 100)],
-        followers: 1000, followLatencySeconds: 5, followBurstChunks: 2000,
+        followers: 1000, followLatencySeconds: 5, followBurstChunks: 2000, followerScale: [100, 300],
         compactionShape: (1000, 1000), compactionRuns: 5,
         instructionShape: (100, 100), instructionReps: 2)
 
@@ -76,7 +78,7 @@ struct BenchConfig {
         openShapes: [(100, 100), (100, 1000)], openRuns: 2,
         recoveryTails: [1 << 20, 8 << 20], recoverySQLiteCap: 10_000,
         sizeShapes: [(100, 100)],
-        followers: 100, followLatencySeconds: 1, followBurstChunks: 200,
+        followers: 100, followLatencySeconds: 1, followBurstChunks: 200, followerScale: [10],
         compactionShape: (100, 200), compactionRuns: 2,
         instructionShape: (20, 20), instructionReps: 1)
 }

@@ -213,4 +213,41 @@ import Testing
         #expect(ending.map { String(decoding: $0.data, as: UTF8.self).contains("\"deleted\"") } == true)
         #expect(client.request("GET", "/healthz")?.status == 200)
     }
+
+    /// The same finished stream deleted under a lagging subscriber, with nothing else to tell
+    /// the hub: the subscriber's own read from the journal is the first to find the stream
+    /// gone. It must still end with the `deleted` event, not a bare close (the soak test
+    /// once saw that race with a stream still open; a finished one makes it deterministic).
+    @Test func aLaggingSubscriberWhoseFinishedStreamIsDeletedGetsTheDeletedEndEvent() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), ["--output-buffer", "16KiB", "--durability", "none"])
+        let client = TestHTTPClient(port: server.port, timeout: 5)
+        _ = client.request("PUT", "/streams/gone")
+        let payload = String(repeating: "z", count: 1000)
+        // About 8 MB: more than the kernel's socket buffers hold, so the subscriber lags.
+        for index in 0..<160 {
+            let batch = "{\"chunks\":[" + (0..<50).map { "\"\(index)-\($0)-\(payload)\"" }.joined(separator: ",") + "]}"
+            #expect(client.request("POST", "/streams/gone/batch", text: batch)?.status == 201)
+        }
+        #expect(client.request("POST", "/streams/gone/complete")?.status == 200)
+        let lagging = TestHTTPClient(port: server.port, timeout: 5)
+        #expect(lagging.openEvents("/streams/gone/events")?.status == 200)
+        #expect(client.request("DELETE", "/streams/gone")?.status == 200)
+
+        var lastID = -1
+        var ending: SSEEvent?
+        for event in lagging.eventsUntilClose() {
+            if event.event == "end" {
+                ending = event
+                break
+            }
+            let id = try #require(Int(event.id ?? ""), "an event without an index: \(event)")
+            #expect(id == lastID + 1)
+            lastID = id
+        }
+        #expect(lastID < 160 * 50 - 1, "the delete came before the subscriber read everything")
+        let ended = try #require(ending, "the connection closed without an end event after index \(lastID)")
+        #expect(String(decoding: ended.data, as: UTF8.self).contains("\"deleted\""))
+        #expect(client.request("GET", "/healthz")?.status == 200)
+    }
 }

@@ -186,20 +186,28 @@ enum Show {
     /// A point in time for `--since`: a duration ago (`90s`, `15m`, `2h`, `3d`, `1w`), a Unix
     /// time (`@1763800000`), or a date and time (`2026-11-22`, `2026-11-22T10:00[:05]`, a space
     /// instead of `T`, then optionally `Z` or `+HH:MM`; local time without a zone).
+    /// Nil, not a trap, for a time too far out to count in microseconds (`@99999999999999`).
     static func parseTime(_ text: String, now: Int64) -> Int64? {
         if text == "now" { return now }
-        if text.hasPrefix("@"), let seconds = Int64(text.dropFirst()) { return seconds * 1_000_000 }
+        if text.hasPrefix("@") {
+            guard let seconds = Int64(text.dropFirst()) else { return nil }
+            let (micros, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+            return overflow ? nil : micros
+        }
         if let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0 {
-            let seconds: Int64? =
+            let scale: Int64? =
                 switch unit {
-                case "s": 1
-                case "m": 60
-                case "h": 3600
-                case "d": 86400
-                case "w": 604_800
+                case "s": 1_000_000
+                case "m": 60_000_000
+                case "h": 3_600_000_000
+                case "d": 86_400_000_000
+                case "w": 604_800_000_000
                 default: nil
                 }
-            if let seconds { return now - amount * seconds * 1_000_000 }
+            if let scale {
+                let (ago, overflow) = amount.multipliedReportingOverflow(by: scale)
+                return overflow ? nil : now - ago
+            }
         }
         return parseDate(text)
     }

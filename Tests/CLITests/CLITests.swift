@@ -705,6 +705,7 @@ enum Fixture {
         ["list", "--status", "weird"],
         ["list", "--since", "someday"], ["list", "--sort", "size"], ["verify", "--follow"], [], ["--file"],
         ["list", "-r=1"], ["compact", "--older-than", "soon"], ["compact", "--older-than", "5x"],
+        ["list", "--since", "99999999999999w"], ["list", "--since", "@-99999999999999"],
         ["compact", "--max-size", "lots"], ["compact", "extra"], ["show", "bad/id"], ["follow", "--stream", "a b"],
         ["export", "--stream", ""],
     ])

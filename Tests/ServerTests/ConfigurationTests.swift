@@ -50,6 +50,8 @@ import Testing
     @Test(arguments: [
         ["--port", "70000"], ["--stale-after", "soon"], ["--durability", "sometimes"], ["--on-restart", "maybe"],
         ["--bogus"], ["--port"], ["--max-header-count", "0"], ["--host", "example.com"],
+        // Too long to count in microseconds: the retention sweep would trap on it.
+        ["--retention", "999999999999d"],
     ])
     func badArgumentsAreUsageErrors(_ arguments: [String]) {
         #expect(throws: ConfigurationError.self) {
@@ -84,6 +86,8 @@ import Testing
         #expect(DurationText.parse("-1s") == nil)
         #expect(DurationText.parse("1.5s") == nil)
         #expect(DurationText.parse("") == nil)
+        #expect(DurationText.parse("106751991d") == .seconds(106_751_991 * 86_400))
+        #expect(DurationText.parse("106751992d") == nil, "past Int64.max microseconds")
         #expect(DurationText.format(.seconds(300)) == "5m")
         #expect(DurationText.format(.milliseconds(300)) == "300ms")
         #expect(DurationText.parseBytes("64KiB") == 65536)

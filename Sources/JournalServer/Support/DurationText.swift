@@ -5,15 +5,20 @@ enum DurationText {
     static func parse(_ text: String) -> Duration? {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, digits.count <= 12, let value = Int64(digits) else { return nil }
+        let microseconds: Int64
         switch text.dropFirst(digits.count) {
-        case "us": return .microseconds(value)
-        case "ms": return .milliseconds(value)
-        case "s", "": return .seconds(value)
-        case "m": return .seconds(value * 60)
-        case "h": return .seconds(value * 3600)
-        case "d": return .seconds(value * 86_400)
+        case "us": microseconds = 1
+        case "ms": microseconds = 1000
+        case "s", "": microseconds = 1_000_000
+        case "m": microseconds = 60_000_000
+        case "h": microseconds = 3_600_000_000
+        case "d": microseconds = 86_400_000_000
         default: return nil
         }
+        // In range as microseconds, so every later conversion (the retention sweep's cutoff,
+        // `format`) is exact instead of trapping: 999999999999d would not be.
+        let (total, overflow) = value.multipliedReportingOverflow(by: microseconds)
+        return overflow ? nil : .microseconds(total)
     }
 
     /// `500ms`, `30s`, `5m`: the largest unit that represents `duration` exactly.

@@ -8,6 +8,11 @@ public struct RetentionPolicy: Sendable, Equatable {
     /// Keep the live records under this many bytes by dropping the oldest finished streams
     /// first (by the time they finished); nil for no cap (the default).
     public var maxTotalBytes: UInt64?
+    /// Drop every finished stream, whatever its status, that finished before this wall-clock
+    /// time (microseconds since the Unix epoch, as `StreamInfo.finishedAt`); nil for none (the
+    /// default). A fixed cutoff for one-off compactions, where an age would move with the
+    /// moment the compaction happens to start (`journalctl-stream compact --before`).
+    public var finishedBefore: Int64?
 
     /// The defaults: completed streams 7 days, the others 1 day, no size cap.
     public init() {}

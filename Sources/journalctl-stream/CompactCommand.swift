@@ -10,7 +10,7 @@ import Journal
 enum CompactCommand: Command {
     static let name = "compact"
     static let summary = "Rewrite the journal without deleted streams and expired ones (needs the writer lock)."
-    static let usage = "compact [--older-than DUR] [--max-size SIZE] [--dry-run] [-o text|json]"
+    static let usage = "compact [--older-than DUR] [--before TIME] [--max-size SIZE] [--dry-run] [-o text|json]"
     static let details = """
         Copies the live records into a new file and swaps it in: records of deleted streams and
         superseded snapshots are dropped, and so are finished streams the retention options
@@ -19,8 +19,11 @@ enum CompactCommand: Command {
 
         Without options only deleted streams and dead snapshots are reclaimed. --older-than DUR
         (30s, 5m, 2h, 7d, 1w) drops every stream that finished longer ago than DUR, whatever its
-        status; --max-size SIZE (bytes, or with K/KiB, M/MiB, G/GiB, T/TiB; KB, MB, GB, TB are
-        powers of 1000) drops the oldest finished streams until the records fit in SIZE.
+        status; --before TIME does the same for a fixed cutoff, written as for list --since
+        (@1763800000, 2026-11-22T10:00Z, 2026-11-22 local time) that does not move with the
+        moment the command happens to run. --max-size SIZE (bytes, or with K/KiB, M/MiB, G/GiB,
+        T/TiB; KB, MB, GB, TB are powers of 1000) drops the oldest finished streams until the
+        records fit in SIZE. Given together, each drops what it selects.
 
         Needs the writer lock: a running writer (journal-server) compacts by itself. With
         --dry-run nothing is written and the journal file stays byte for byte as it was (the
@@ -30,11 +33,13 @@ enum CompactCommand: Command {
 
     static let olderThan = OptionSpec(
         names: ["--older-than"], value: "DUR", help: "drop streams that finished longer ago (30s, 5m, 2h, 7d)")
+    static let before = OptionSpec(
+        names: ["--before"], value: "TIME", help: "drop streams that finished before TIME (@UNIX, a date)")
     static let maxSize = OptionSpec(
         names: ["--max-size"], value: "SIZE", help: "drop the oldest finished streams above this size (512MiB)")
     static let dryRun = OptionSpec(
         names: ["--dry-run"], value: nil, help: "report what would be dropped; change nothing")
-    static let options = [olderThan, maxSize, dryRun]
+    static let options = [olderThan, before, maxSize, dryRun]
     static let formats = ["text", "json"]
 
     @MainActor static func run(_ context: Context) async throws -> Int32 {
@@ -47,6 +52,14 @@ enum CompactCommand: Command {
             }
             policy.completedMaxAge = .seconds(seconds)
             policy.unsuccessfulMaxAge = .seconds(seconds)
+        }
+        if let text = context.arguments.value(before) {
+            guard let time = Show.parseTime(text, now: Show.now()) else {
+                throw UsageError(
+                    message: "--before needs a time such as @1763800000 or 2026-11-22T10:00Z, not '\(text)'",
+                    command: self)
+            }
+            policy.finishedBefore = time
         }
         if let text = context.arguments.value(maxSize) {
             guard let bytes = parseSize(text) else {

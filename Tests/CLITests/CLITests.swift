@@ -502,13 +502,11 @@ enum Fixture {
 
     @Test func compactDropsDeletedAndOldFinishedStreamsAndDryRunChangesNothing() throws {
         try Fixture.prepare(path)
-        let oldFinished = Date()
-        // Ages, not synchronisation: chat-2 and bin-3 finish 3 s before fresh-5.
-        usleep(3_000_000)
-        // A cutoff (whole seconds) at least 1 s younger than the old streams and, as long as
-        // the CLI starts within a second, older than fresh-5, however slowly the test runs
-        // (a sanitizer build is several times slower).
-        func olderThan() -> String { "\(Int(Date().timeIntervalSince(oldFinished)) - 1)s" }
+        // A fixed cutoff after chat-2 and bin-3 finished and before fresh-5 does, so no
+        // result depends on how fast the CLI starts (a sanitizer build is several times
+        // slower). Waiting for the clock to pass a whole second is an age, not synchronisation.
+        let cutoff = Int(Date().timeIntervalSince1970) + 1
+        while Date().timeIntervalSince1970 <= Double(cutoff) { usleep(10_000) }
         do {
             let options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600)))
             let journal = try Journal(path: path, options: options)
@@ -521,12 +519,15 @@ enum Fixture {
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let entries = try FileManager.default.contentsOfDirectory(atPath: directory.path)
 
-        let dry = cli("compact", "--older-than", olderThan(), "--dry-run")
+        let young = cli("compact", "--older-than", "1h", "--dry-run")
+        #expect(young.status == 0, "\(young.stderr)")
+        #expect(young.stdout.contains("would drop       0\n"), "nothing finished an hour ago: \(young.stdout)")
+        let dry = cli("compact", "--before", "@\(cutoff)", "--dry-run")
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.hasPrefix("dry run: nothing was compacted"))
         #expect(dry.stdout.contains("would drop       2: chat-2, bin-3\n"), "\(dry.stdout)")
         #expect(dry.stdout.contains("deleted streams  "))
-        let dryJSON = try json(cli("compact", "--older-than=\(olderThan())", "--dry-run", "-o", "json").stdout)
+        let dryJSON = try json(cli("compact", "--before=@\(cutoff)", "--dry-run", "-o", "json").stdout)
         #expect(dryJSON["dryRun"] as? Bool == true)
         #expect(dryJSON["streamsDropped"] as? [String] == ["chat-2", "bin-3"])
         // The library counts deletions made since the journal was opened, so not chat-1 here.
@@ -534,7 +535,7 @@ enum Fixture {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "a dry run leaves the file as it was")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == entries)
 
-        let result = cli("compact", "--older-than", olderThan(), "-o", "json")
+        let result = cli("compact", "--before", "@\(cutoff)", "-o", "json")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty, "no progress bar when standard error is not a terminal")
         let report = try json(result.stdout)
@@ -558,6 +559,10 @@ enum Fixture {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("streams dropped  0\n"), "\(again.stdout)")
         #expect(again.stdout.contains("compacted: \(path)"))
+        // An age of zero: every finished stream has finished longer ago than that.
+        let all = cli("compact", "--older-than", "0s")
+        #expect(all.stdout.contains("streams dropped  1: fresh-5\n"), "\(all.stdout)")
+        #expect(try cli("list", "-o", "json").lines.map { try json($0)["id"] as? String } == ["open-4"])
     }
 
     @Test func compactRefusesWhileAnotherWriterHoldsTheLock() throws {
@@ -705,6 +710,7 @@ enum Fixture {
         ["list", "--status", "weird"],
         ["list", "--since", "someday"], ["list", "--sort", "size"], ["verify", "--follow"], [], ["--file"],
         ["list", "-r=1"], ["compact", "--older-than", "soon"], ["compact", "--older-than", "5x"],
+        ["compact", "--before", "tomorrow"], ["compact", "--before", "@99999999999999"],
         ["list", "--since", "99999999999999w"], ["list", "--since", "@-99999999999999"],
         ["compact", "--max-size", "lots"], ["compact", "extra"], ["show", "bad/id"], ["follow", "--stream", "a b"],
         ["export", "--stream", ""],

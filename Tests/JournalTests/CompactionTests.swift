@@ -121,6 +121,31 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try journal.close()
     }
 
+    @Test func aFixedCutoffDropsStreamsFinishedBeforeItWhateverTheirStatusAndAddsToTheAges() throws {
+        let (journal, expected) = try buildCompactionJournal(at: TestDirectory().file("cutoff.sj"))
+        let finished = try journal.streams().compactMap(\.finishedAt)
+        let (first, last) = (try #require(finished.min()), try #require(finished.max()))
+        let now = Clock.wallMicroseconds() + 3_600_000_000  // an hour later
+        var policy = RetentionPolicy()
+        policy.completedMaxAge = .seconds(7200)
+        policy.unsuccessfulMaxAge = .seconds(60)
+        // Strictly before: a cutoff at the first finish drops nothing by itself...
+        policy.finishedBefore = first
+        let none = try journal.engine.compact(policy: policy, dryRun: true, now: now, progress: nil)
+        #expect(Set(none.streamsDropped.map(\.rawValue)) == ["failed", "cancelled", "interrupted"])
+        policy.unsuccessfulMaxAge = nil
+        #expect(try journal.engine.compact(policy: policy, dryRun: true, now: now, progress: nil).streamsDropped == [])
+        // ...and one just after the last drops every finished stream, completed ones too,
+        // though no age would; the open stream stays.
+        policy.finishedBefore = last + 1
+        let report = try journal.engine.compact(policy: policy, dryRun: false, now: now, progress: nil)
+        #expect(
+            Set(report.streamsDropped.map(\.rawValue))
+                == ["completed", "failed", "cancelled", "interrupted", "completed2"])
+        try expectStreams(journal, expected.filter { $0.key.rawValue == "open" })
+        try journal.close()
+    }
+
     @Test func retentionBySizeDropsTheOldestFinishedStreamsFirst() throws {
         let (journal, _) = try buildCompactionJournal(at: TestDirectory().file("size.sj"))
         let sizes = Dictionary(

@@ -41,8 +41,14 @@ extension JournalEngine {
                 continue
             }
             let maxAge = entry.status == .completed ? policy.completedMaxAge : policy.unsuccessfulMaxAge
-            // A cutoff, not an age: `finishedAt` comes from the file and may be anything.
-            if let maxAge, entry.finishedAt < now.saturatingSubtracting(maxAge.microseconds) {
+            // Cutoffs, not ages: `finishedAt` comes from the file and may be anything. The
+            // later of the two drops the most, as each alone would.
+            var cutoff = policy.finishedBefore
+            if let maxAge {
+                let aged = now.saturatingSubtracting(maxAge.microseconds)
+                cutoff = max(cutoff ?? aged, aged)
+            }
+            if let cutoff, entry.finishedAt < cutoff {
                 dropped.append(entry)
             } else {
                 candidates.append(entry)

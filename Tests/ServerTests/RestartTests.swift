@@ -92,6 +92,16 @@ import Testing
         #expect(client.request("POST", "/streams/s/chunks?index=1", text: "y")?.status == 409)
     }
 
+    /// The longest grace the parser accepts overflowed the deadline and trapped on SIGTERM.
+    @Test func aShutdownGraceOfCenturiesStillStopsCleanlyOnASignal() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), ["--shutdown-grace", "106751991d"])
+        #expect(TestHTTPClient(port: server.port).request("GET", "/healthz")?.status == 200)
+        server.kill(SIGTERM)
+        #expect(server.waitForExit() == 0)
+        #expect(server.standardError().contains("stopped cleanly"))
+    }
+
     @Test func retentionDeletesFinishedStreamsButNotOpenOnes() throws {
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--retention", "200ms"])

@@ -330,7 +330,10 @@ final class EventLoop {
     /// close`) within `--shutdown-grace`.
     func beginShutdown() {
         guard shutdownDeadline == nil else { return }
-        shutdownDeadline = MonotonicClock.now() + configuration.shutdownGrace.nanoseconds
+        // Saturating: a grace of centuries (`--shutdown-grace 106751991d`) means "wait for
+        // every connection", not an overflow trap on the signal.
+        let (deadline, overflow) = MonotonicClock.now().addingReportingOverflow(configuration.shutdownGrace.nanoseconds)
+        shutdownDeadline = overflow ? .max : deadline
         if let listener {
             epoll.remove(listener.descriptor)
             listener.close()

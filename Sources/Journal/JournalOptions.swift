@@ -29,11 +29,13 @@ public struct JournalOptions: Sendable, Equatable {
     public var durability: Durability = .interval(.milliseconds(100))
     /// What to do with streams left open by a previous writer.
     public var openStreams: OpenStreamPolicy = .interrupt
-    /// Largest chunk accepted, in bytes (default 1 MiB). Larger chunks fail with
+    /// Largest chunk accepted, in bytes (default 1 MiB; at most 1 GiB, the format's limit on
+    /// a record body, FORMAT.md §4: a larger value counts as 1 GiB). Larger chunks fail with
     /// `chunkTooLarge`; nothing is ever skipped silently.
     public var maxChunkSize: Int = 1 << 20
     /// Write an index snapshot after this many bytes of records (default 64 MiB), so that
-    /// opening reads at most this much log after the latest snapshot.
+    /// opening reads at most this much log after the latest snapshot. Values below 1 count
+    /// as 1 (a snapshot after every record).
     public var snapshotInterval: Int = 64 << 20
     /// Create the file when it does not exist (default true).
     public var createIfMissing = true
@@ -57,6 +59,17 @@ public struct JournalOptions: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// These options with every value the format and the engine can honour: a `maxChunkSize`
+    /// above the format's limit let an append write a record that every later open rejects
+    /// as damage, and a `snapshotInterval` of 0 made the maintenance thread write snapshots
+    /// without end (a negative one trapped).
+    var inRange: JournalOptions {
+        var options = self
+        options.maxChunkSize = min(max(maxChunkSize, 0), Layout.maxBodyLength)
+        options.snapshotInterval = max(snapshotInterval, 1)
+        return options
+    }
 
     /// Defaults with the given durability and open-stream policy.
     public init(durability: Durability, openStreams: OpenStreamPolicy = .interrupt) {

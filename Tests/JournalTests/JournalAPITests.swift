@@ -110,6 +110,41 @@ import Testing
         try journal.close()
     }
 
+    /// Options the format or the engine cannot honour are brought into range, not trusted:
+    /// a chunk limit above the format's 1 GiB let an append write a record every later open
+    /// rejects; a snapshot interval of 0 made the maintenance thread write snapshots without
+    /// end, and a negative one or an interval of `.seconds(.max)` trapped it.
+    @Test(arguments: [0, -1])
+    func optionsOutOfRangeAreBroughtIntoRange(snapshotInterval: Int) throws {
+        var options = JournalOptions(durability: .interval(.seconds(Int64.max)))
+        options.maxChunkSize = .max
+        options.snapshotInterval = snapshotInterval
+        var auto = AutoCompaction()
+        auto.checkInterval = .seconds(Int64.max)
+        options.autoCompaction = auto
+        let path = TestDirectory().file("range.sj")
+        let journal = try Journal(path: path, options: options)
+        let id = try journal.createStream(StreamID("s"))
+        // 1 GiB and a byte of address space, never touched: the limit is checked first.
+        let length = (1 << 30) + 1
+        let base = try #require(mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0))
+        #expect(base != MAP_FAILED)
+        defer { munmap(base, length) }
+        #expect(throws: JournalError.chunkTooLarge(size: length, limit: 1 << 30)) {
+            try journal.append(bytes: UnsafeRawBufferPointer(start: base, count: length), to: id)
+        }
+        for i in 0..<5 { try journal.append("c\(i)", to: id) }
+        try journal.complete(id)
+        try journal.sync()
+        // At most one snapshot per record written (7 here), not an endless stream of them.
+        #expect(journal.engine.lock.withLock { journal.engine.statistics.snapshots } <= 7)
+        try journal.close()
+        let reader = try Journal.openReadOnly(path: path)
+        var cursor = try reader.chunks(of: id)
+        #expect(try cursor.collect().map(\.text) == ["c0", "c1", "c2", "c3", "c4"])
+        #expect(try reader.info(id).status == .completed)
+    }
+
     @Test func badInputsGiveTypedErrorsThatExplainThemselves() throws {
         var options = JournalOptions()
         options.maxChunkSize = 16

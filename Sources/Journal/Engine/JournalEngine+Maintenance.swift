@@ -45,7 +45,14 @@ extension JournalEngine {
     }
 
     private var autoCompactionNanoseconds: UInt64? {
-        options.autoCompaction.map { UInt64(max($0.checkInterval.microseconds, 1000)) * 1000 }
+        options.autoCompaction.map { Self.intervalNanoseconds($0.checkInterval, atLeastMicroseconds: 1000) }
+    }
+
+    /// An interval in nanoseconds, at least `floor` microseconds and at most 2⁵² µs (about
+    /// 142 years), so that the deadline `now + interval` cannot overflow: `.seconds(.max)`,
+    /// an embedder's way of saying "never", trapped the maintenance thread.
+    static func intervalNanoseconds(_ duration: Duration, atLeastMicroseconds floor: Int64) -> UInt64 {
+        UInt64(min(max(duration.microseconds, floor), 1 << 52)) * 1000
     }
 
     /// Compacts when dead bytes (deleted streams, old snapshots, and what retention drops)
@@ -68,7 +75,7 @@ extension JournalEngine {
 
     private var syncIntervalNanoseconds: UInt64? {
         guard case .interval(let interval) = options.durability else { return nil }
-        return UInt64(max(interval.microseconds, 1)) * 1000
+        return Self.intervalNanoseconds(interval, atLeastMicroseconds: 1)
     }
 
     private func maintenanceLoop() {

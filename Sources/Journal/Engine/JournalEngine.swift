@@ -84,7 +84,7 @@ final class JournalEngine: @unchecked Sendable {
     ) {
         self.path = path
         self.writable = writable
-        self.options = options
+        self.options = options.inRange
         self.fd = fd
         self.region = region
         self.fileSize = fileSize

@@ -315,7 +315,10 @@ private struct Salvage {
                 }
                 reason = decoded
             }
-            let fits = !stream.broken && header.chunkIndex == stream.count && header.previous == stream.lastKept
+            // A chunk at index 2³² − 1 is never kept (FORMAT.md §5), only counted as lost.
+            let fits =
+                !stream.broken && header.chunkIndex == stream.count && header.previous == stream.lastKept
+                && (header.type != .chunk || header.chunkIndex < UInt32.max)
             if !fits && !stream.broken && header.chunkIndex < stream.count {
                 skipped += 1  // an index already taken: not part of this stream's sequence
                 return

@@ -17,6 +17,10 @@
 public final class Journal: Sendable {
     let engine: JournalEngine
 
+    /// The most chunks one stream holds: 2³² − 1, since chunk indices are 32-bit (FORMAT.md
+    /// §4). Appending more throws `streamFull`.
+    public static let maxChunksPerStream = Int(UInt32.max)
+
     /// Opens the journal at `path` for writing, creating it unless
     /// `options.createIfMissing` is false, and recovers it: a torn tail is dropped, and
     /// streams left open are handled as `options.openStreams` says.

@@ -22,6 +22,9 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     case indexGap(StreamID, index: Int, next: Int)
     /// An index outside the stream (reads).
     case indexOutOfRange(StreamID, index: Int, count: Int)
+    /// The stream holds as many chunks as a stream can (`Journal.maxChunksPerStream`);
+    /// nothing was stored.
+    case streamFull(StreamID, chunkCount: Int)
     /// Another process (or another open in this one) holds the writer lock.
     case locked(path: String, pid: Int32?)
     /// The file is not a StreamJournal file (or is empty).
@@ -53,6 +56,7 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .chunkConflict: return "chunk_conflict"
         case .indexGap: return "index_gap"
         case .indexOutOfRange: return "index_out_of_range"
+        case .streamFull: return "stream_full"
         case .locked: return "locked"
         case .notAJournal: return "not_a_journal"
         case .unsupportedVersion: return "unsupported_version"
@@ -91,6 +95,9 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
                 "cannot append chunk \(index) to stream \"\(id)\": the next index is \(next); resend from chunk \(next)"
         case .indexOutOfRange(let id, let index, let count):
             return "stream \"\(id)\" has \(count) chunks; index \(index) is out of range"
+        case .streamFull(let id, let count):
+            return "stream \"\(id)\" holds \(count) chunks, the most a stream can hold (chunk indices are 32-bit, "
+                + "FORMAT.md §4); nothing was stored; finish it and continue in a new stream"
         case .locked(let path, let pid):
             let holder = pid.map { "process \($0)" } ?? "another process"
             return "\(path) is locked by \(holder), which has it open for writing; stop it or open read-only"

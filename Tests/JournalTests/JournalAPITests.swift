@@ -145,6 +145,50 @@ import Testing
         #expect(try reader.info(id).status == .completed)
     }
 
+    /// Chunk indices are 32-bit: the append after the last one a stream can hold throws
+    /// instead of trapping in the index (and then in every later open, reading it back).
+    @Test func aStreamHoldsAtMostMaxChunksPerStreamAndThenRefusesAppends() throws {
+        let journal = try Journal(path: TestDirectory().file("full.sj"), options: JournalOptions(durability: .none))
+        defer { try? journal.close() }
+        let id = try journal.createStream(StreamID("full"))
+        let other = try journal.createStream(StreamID("other"))
+        // Four billion appends are out of reach of a test: the count is set just short.
+        journal.engine.lock.withLock {
+            let slot = journal.engine.table.slot(of: id)!
+            journal.engine.table[slot].chunkCount = UInt32(Journal.maxChunksPerStream - 1)
+        }
+        #expect(try journal.append("last", to: id) == Journal.maxChunksPerStream - 1)
+        let full = JournalError.streamFull(id, chunkCount: Journal.maxChunksPerStream)
+        #expect(throws: full) { try journal.append("one more", to: id) }
+        #expect(throws: full) { try journal.append(contentsOf: [[1]], to: id) }
+        #expect(throws: full) { try journal.append([1], to: id, at: Journal.maxChunksPerStream) }
+        #expect(full.description.contains("finish it and continue in a new stream"))
+        #expect(try journal.info(id).chunkCount == Journal.maxChunksPerStream)
+        // The count still fits the terminal record, and other streams are unaffected.
+        try journal.complete(id)
+        #expect(try journal.info(id).status == .completed)
+        #expect(try journal.append("fine", to: other) == 0)
+    }
+
+    @Test func aChunkRecordAtIndexUInt32MaxIsAViolationNotATrap() throws {
+        var table = StreamTable()
+        let open = RecordHeader(
+            type: .streamOpen, bodyLength: 0, generation: 1, stream: 1, chunkIndex: 0, timestamp: 1, previous: 0)
+        let body = StreamOpenBody(id: "s", metadata: [:]).encoded()
+        try body.withUnsafeBytes { try table.apply(open, body: $0, at: 8192) }
+        table[0].chunkCount = UInt32.max
+        let chunk = RecordHeader(
+            type: .chunk, bodyLength: 0, generation: 1, stream: 1, chunkIndex: UInt32.max, timestamp: 2,
+            previous: 8192)
+        do {
+            try table.apply(chunk, body: UnsafeRawBufferPointer(start: nil, count: 0), at: 8240)
+            Issue.record("a chunk at index 2³² − 1 was accepted")
+        } catch {
+            #expect(error.detail.contains("a stream holds at most 4294967295 chunks"))
+        }
+        #expect(table[0].chunkCount == UInt32.max)
+    }
+
     @Test func badInputsGiveTypedErrorsThatExplainThemselves() throws {
         var options = JournalOptions()
         options.maxChunkSize = 16

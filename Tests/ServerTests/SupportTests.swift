@@ -76,6 +76,7 @@ import Testing
         #expect(JournalError.unknownStream(id).httpStatus == 404)
         #expect(JournalError.streamFinished(id, status: .completed).httpStatus == 409)
         #expect(JournalError.indexGap(id, index: 5, next: 2).httpStatus == 409)
+        #expect(JournalError.streamFull(id, chunkCount: Journal.maxChunksPerStream).httpStatus == 409)
         #expect(JournalError.chunkTooLarge(size: 2, limit: 1).httpStatus == 413)
         #expect(JournalError.closed(path: "p").httpStatus == 503)
         let body = String(decoding: JournalError.indexGap(id, index: 5, next: 2).response.body, as: UTF8.self)

@@ -116,6 +116,8 @@ extension JournalEngine {
                 if size > options.maxChunkSize { throw .chunkTooLarge(size: size, limit: options.maxChunkSize) }
             }
             let first = Int(table[slot].chunkCount)
+            // All or nothing, as for the sizes: a batch that would not fit stores none of it.
+            if count > Journal.maxChunksPerStream - first { throw .streamFull(id, chunkCount: first) }
             for i in 0..<count { try appendChunkLocked(slot: slot, chunk(i)) }
             return (first, endPosition, doorbellsLocked(slot: slot, lastChunkLength: nil))
         }
@@ -129,6 +131,11 @@ extension JournalEngine {
     /// caller has checked the stream and the size.
     @inline(__always)
     func appendChunkLocked(slot: Int, _ bytes: UnsafeRawBufferPointer) throws(JournalError) {
+        // The index must fit the record's 32-bit field, and the count with it (the terminal
+        // record carries it): past that, `noteChunk` would trap, here and in every later open.
+        guard table[slot].chunkCount < UInt32.max else {
+            throw .streamFull(table[slot].id, chunkCount: Int(table[slot].chunkCount))
+        }
         let now = Clock.wallMicroseconds()
         let offset = try appendRecord(
             .chunk, stream: table[slot].number, chunkIndex: table[slot].chunkCount, previous: table[slot].lastOffset,

@@ -155,6 +155,12 @@ struct StreamTable: Sendable {
                 throw Violation(
                     detail: "chunk index \(header.chunkIndex) for stream \"\(entry.id)\", expected \(entry.chunkCount)")
             }
+            guard header.type != .chunk || header.chunkIndex < UInt32.max else {
+                throw Violation(
+                    detail:
+                        "chunk index \(UInt32.max) for stream \"\(entry.id)\": a stream holds at most \(UInt32.max) chunks"
+                )
+            }
             guard header.previous == entry.lastOffset else {
                 throw Violation(
                     detail:

@@ -10,7 +10,7 @@ extension JournalError {
         // one is a server-side 500 until it is mapped here.
         switch code {
         case "unknown_stream": return 404
-        case "stream_finished", "duplicate_stream", "chunk_conflict", "index_gap": return 409
+        case "stream_finished", "duplicate_stream", "chunk_conflict", "index_gap", "stream_full": return 409
         case "invalid_stream_id", "index_out_of_range": return 400
         case "chunk_too_large", "metadata_too_large": return 413
         case "locked", "poisoned", "read_only", "closed", "busy": return 503

@@ -56,6 +56,9 @@ public struct JournalOptions: Sendable, Equatable {
     /// Tests set a few MiB so that appends cross the end of a mapping, which otherwise takes
     /// a 1 GiB file.
     var mappingReserve: UInt64 = 1 << 30
+    /// The largest snapshot body written (the format's record limit); tests set less, as a
+    /// table that encodes to over 1 GiB takes millions of streams.
+    var snapshotBodyLimit = Layout.maxBodyLength
 
     /// The defaults.
     public init() {}

@@ -208,6 +208,53 @@ func buildSampleJournal(at path: String, crash: Bool) throws -> [StreamID: [[UIn
         #expect(try tail.collect().map(\.text) == (5005..<5010).map { "chunk \($0)" })
     }
 
+    /// A table too large for one record body (1 GiB, millions of streams; here a small limit
+    /// stands in) is not written as a snapshot every later open would reject: the header
+    /// keeps the previous snapshot and opens read the log after it.
+    @Test func aSnapshotTooLargeForARecordIsSkippedAndOpensReadTheLogInstead() throws {
+        let path = TestDirectory().file("big-table.sj")
+        var options = JournalOptions(durability: .none)
+        options.snapshotBodyLimit = 400
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        let first = try journal.createStream(StreamID("first"))
+        try journal.append("one", to: first)
+        try journal.writeSnapshot()
+        let written = journal.engine.lock.withLock { journal.engine.header.snapshotOffset }
+        #expect(written != 0)
+        var expected = ["first": ["one"]]
+        for i in 0..<20 {
+            let id = try journal.createStream(StreamID("stream-\(i)"))
+            try journal.append("chunk \(i)", to: id)
+            expected["stream-\(i)"] = ["chunk \(i)"]
+        }
+        try journal.writeSnapshot()
+        #expect(journal.engine.lock.withLock { journal.engine.statistics.snapshotsSkipped } == 1)
+        #expect(journal.engine.lock.withLock { journal.engine.header.snapshotOffset } == written)
+        try journal.close()  // its snapshot is skipped too
+
+        func expectAll(_ journal: Journal) throws {
+            #expect(Set(try journal.streams().map(\.id.rawValue)) == Set(expected.keys))
+            for (name, texts) in expected {
+                var cursor = try journal.chunks(of: StreamID(name))
+                #expect(try cursor.collect().map(\.text) == texts)
+            }
+        }
+        let reopened = try Journal(path: path, options: options)
+        #expect(reopened.recoveryReport.snapshotOffset == written)
+        #expect(reopened.recoveryReport.recordsScanned >= 40)
+        #expect(reopened.recoveryReport.snapshotProblems.isEmpty)
+        try expectAll(reopened)
+        // Compaction too: the new file's header names no snapshot, and it opens by a scan.
+        try reopened.compact(policy: .keepEverything)
+        #expect(reopened.engine.lock.withLock { reopened.engine.header.snapshotOffset } == 0)
+        try reopened.close()
+        let compacted = try Journal.openReadOnly(path: path)
+        #expect(compacted.recoveryReport.snapshotOffset == nil)
+        try expectAll(compacted)
+        #expect(try Journal.verify(path: path).isClean)
+    }
+
     @Test func recoveryInterruptsOpenStreamsDurablyAndIsIdempotent() throws {
         let path = TestDirectory().file("crash.sj")
         _ = try buildSampleJournal(at: path, crash: true)

@@ -83,9 +83,15 @@ struct CompactionWriter {
         if buffer.count >= Self.flushSize { try flush() }
     }
 
-    /// Appends an index snapshot of the new table; returns its offset and length.
-    mutating func appendSnapshot(generation: UInt32) throws(JournalError) -> (UInt64, UInt64) {
+    /// Appends an index snapshot of the new table; returns its offset and length, or (0, 0)
+    /// (the header's "no snapshot") when the table encodes to more than `limit` bytes, as
+    /// `JournalEngine.writeSnapshot` does.
+    mutating func appendSnapshot(generation: UInt32, limit: Int) throws(JournalError) -> (UInt64, UInt64) {
         let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live).encoded()
+        guard body.count <= limit else {
+            try flush()
+            return (0, 0)
+        }
         let record = RecordHeader(
             type: .snapshot, bodyLength: UInt32(body.count), generation: generation, stream: 0, chunkIndex: 0,
             timestamp: Clock.wallMicroseconds(), previous: 0)

@@ -145,7 +145,8 @@ extension JournalEngine {
         progress?(
             CompactionProgress(phase: .swapping, bytesRead: end - Layout.logStart, bytesTotal: end - Layout.logStart))
         _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, to: end, maxGeneration: generation)
-        let (snapshotOffset, snapshotLength) = try writer.appendSnapshot(generation: generation)
+        let (snapshotOffset, snapshotLength) = try writer.appendSnapshot(
+            generation: generation, limit: options.snapshotBodyLimit)
         try io("fdatasync (compaction)") { () throws(Errno) in try newFD.dataSync() }
         var newHeader = header
         newHeader.checkpointEnd = writer.end

@@ -388,12 +388,21 @@ extension JournalEngine {
         if writable { try makeDurable(upTo: target) }
     }
 
-    /// Appends an index snapshot, makes it durable, then points the header at it.
+    /// Appends an index snapshot, makes it durable, then points the header at it; writes
+    /// nothing when the table encodes to more than a record body can hold (FORMAT.md §7).
     func writeSnapshot() throws(JournalError) {
-        let (offset, length, epoch): (UInt64, UInt64, Int) = try lock.withLock { () throws(JournalError) in
+        let written: (UInt64, UInt64, Int)? = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live)
                 .encoded()
+            // Millions of streams: a body over 1 GiB would be a record every later open
+            // rejects. The header keeps the previous snapshot (opens read more log after it:
+            // slower, never wrong), and the next try waits for another interval of records.
+            guard body.count <= options.snapshotBodyLimit else {
+                bytesSinceSnapshot = 0
+                statistics.snapshotsSkipped += 1
+                return nil
+            }
             let offset = try body.withBytes { (raw) throws(JournalError) in
                 try appendRecord(
                     .snapshot, stream: 0, chunkIndex: 0, previous: 0, timestamp: Clock.wallMicroseconds(), body: raw)
@@ -401,6 +410,7 @@ extension JournalEngine {
             bytesSinceSnapshot = 0
             return (offset, end - offset, fileEpoch)
         }
+        guard let (offset, length, epoch) = written else { return }
         try makeDurable(upTo: LogPosition(offset: offset + length, epoch: epoch))
         let headerWritten: LogPosition? = try lock.withLock { () throws(JournalError) in
             try checkWritable()

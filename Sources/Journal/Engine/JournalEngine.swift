@@ -424,6 +424,8 @@ struct EngineStatistics: Sendable {
     var syncs = 0
     var syncNanoseconds: UInt64 = 0
     var snapshots = 0
+    /// Snapshots not written because the table encoded to more than a record can hold.
+    var snapshotsSkipped = 0
     var compactions = 0
     var lastCompactionPauseNanoseconds: UInt64 = 0
 }

@@ -57,24 +57,8 @@ public struct ChunkCursor: Sendable {
             pendingPosition = nextIndex % Layout.chunksPerBlock
         }
         let offset = pending[pendingPosition]
-        let log = view.region.bytes(at: 0, count: Int(view.end))
-        guard case .record(let header) = decodeRecord(in: log, at: offset, maxGeneration: UInt32.max) else {
-            let reason: String
-            if case .invalid(let why) = decodeRecord(in: log, at: offset, maxGeneration: UInt32.max) {
-                reason = why
-            } else {
-                reason = "no record"
-            }
-            throw .corruption(
-                path: path, offset: offset, detail: "chunk \(nextIndex) of \"\(view.entry.id)\": \(reason)")
-        }
-        guard header.type == .chunk, header.stream == view.entry.number, header.chunkIndex == UInt32(nextIndex) else {
-            throw .corruption(
-                path: path, offset: offset,
-                detail:
-                    "expected chunk \(nextIndex) of \"\(view.entry.id)\", found a \(header.type) record of stream \(header.stream) index \(header.chunkIndex)"
-            )
-        }
+        let header = try JournalEngine.chunkRecord(
+            in: view.region, end: view.end, at: offset, entry: view.entry, index: nextIndex, path: path)
         pendingPosition += 1
         nextIndex += 1
         return Chunk(

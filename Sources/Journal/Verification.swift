@@ -82,7 +82,9 @@ extension Journal {
                 if bytes.count < Layout.headerSlotSize {
                     report.problems.append(
                         .init(offset: UInt64(start + bytes.count), detail: "header slot is truncated"))
-                } else if let bad = bytes[HeaderField.size...].firstIndex(where: { $0 != 0 }) {
+                } else if let bad = bytes[HeaderField.reserved.offset..<HeaderField.reserved.end].firstIndex(
+                    where: { $0 != 0 }) ?? bytes[HeaderField.size...].firstIndex(where: { $0 != 0 })
+                {
                     report.problems.append(
                         .init(
                             offset: UInt64(start + bad),

@@ -53,6 +53,24 @@ struct FaultInjectionTests {
         #expect(ledgerViolations(path: directory.file("j"), ledger: ledger, context: "baseline").isEmpty)
     }
 
+    /// FORMAT.md §3: link, unlink of the temporary name, then one directory sync. The unlink
+    /// used to follow the sync, so a power loss could bring the temporary name back as a
+    /// second hard link to the journal.
+    @Test func creationRemovesTheTemporaryNameBeforeTheDirectorySync() throws {
+        let directory = TestDirectory()
+        let injector = FaultInjector()
+        let journal = try Journal(path: directory.file("j"), options: Self.options(injector))
+        try journal.close()
+        let kinds = injector.operations.map(\.kind)
+        let link = kinds.firstIndex(of: .link)
+        let unlink = kinds.firstIndex(of: .unlink)
+        let directorySync = kinds.firstIndex(of: .syncDirectory)
+        #expect(link != nil && unlink != nil && directorySync != nil, "\(kinds)")
+        if let link, let unlink, let directorySync {
+            #expect(link < unlink && unlink < directorySync, "\(kinds)")
+        }
+    }
+
     @Test("every operation fails once, with EIO and with ENOSPC", arguments: [EIO, ENOSPC])
     func everyOperationFails(errno code: Int32) {
         let injected = Errno(rawValue: code)

@@ -131,6 +131,27 @@ import Testing
         #expect(throws: DecodeError.self) { try cut.withUnsafeBytes { try StreamOpenBody.decode($0) } }
     }
 
+    /// FORMAT.md §6.1 sorts metadata by key bytes. Swift orders strings by their normalized
+    /// form, so a decomposed "e\u{301}" (bytes 65 CC 81) sorted after "f" (66) as "é" would;
+    /// the stream-open and snapshot encoders must both put it first.
+    @Test func metadataIsWrittenInKeyByteOrderNotSwiftStringOrder() {
+        let metadata = ["f": "1", "e\u{301}": "2"]
+        #expect(StreamOpenBody.keysInByteOrder(metadata).map { Array($0.utf8) } == [[0x65, 0xCC, 0x81], [0x66]])
+        let open = StreamOpenBody(id: "m", metadata: metadata).encoded()
+        // str16 id "m" (3 bytes), u16 pair count, then str16 of the first key.
+        #expect(Array(open[5..<10]) == [3, 0, 0x65, 0xCC, 0x81])
+        let entry = StreamEntry(
+            id: StreamID(trusted: "m"), number: 1, status: .open, metadata: metadata, openOffset: 8192,
+            lastOffset: 8192, chunkCount: 0, byteCount: 0, recordBytes: 48, createdAt: 1, updatedAt: 1,
+            finishedAt: 0, reason: nil, blockStarts: [])
+        let snapshot = SnapshotBody(logEnd: 8240, highestStreamNumber: 1, streams: [entry]).encoded()
+        let firstKey: [UInt8] = [3, 0, 0x65, 0xCC, 0x81]
+        let secondKey: [UInt8] = [1, 0, 0x66]
+        let first = snapshot.indices.first { Array(snapshot[$0...].prefix(5)) == firstKey }
+        let second = snapshot.indices.first { Array(snapshot[$0...].prefix(3)) == secondKey }
+        #expect(first != nil && second != nil && first! < second!)
+    }
+
     @Test func snapshotBodyRoundTrips() throws {
         let entries = [
             StreamEntry(

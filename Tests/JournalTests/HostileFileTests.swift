@@ -192,4 +192,69 @@ import Testing
         let report = try Journal.repair(path: path, dryRun: true)
         #expect(report.streamLosses.first?.chunksLost == Int(UInt32.max))
     }
+
+    /// An idempotent retry compared the caller's bytes with the stored chunk using the record's
+    /// length field unchecked (JournalEngine+Write.swift). An open that loads a snapshot does
+    /// not check the records before it, so a damaged length answered "duplicate" for bytes the
+    /// journal never stored (and a large one read past the log). The stored record is now
+    /// checked as a read checks it.
+    @Test func anIdempotentRetryAgainstADamagedChunkIsCorruptionNotADuplicate() throws {
+        let directory = TestDirectory()
+        let path = directory.file("retry.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("a"))
+        try journal.append("hello", to: id)
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        let (chunk, snapshot) = try bytes.withUnsafeBytes { raw in
+            let state = try LoadedState.load(raw, path: path)
+            return (state.table[state.table.slot(of: id)!].blockStarts[0], state.header.snapshotOffset)
+        }
+        #expect(snapshot > chunk, "the clean close wrote a snapshot after the chunk")
+        // "hello" becomes "hell": the checksum no longer matches, and only a check notices.
+        bytes[Int(chunk) + RecordField.bodyLength.offset] = 4
+        FileBytes.write(bytes, to: path)
+
+        let reopened = try Journal(path: path, options: JournalOptions(durability: .none))
+        do {
+            let outcome = try reopened.append(Array("hell".utf8), to: id, at: 0)
+            Issue.record("a retry against a damaged chunk answered \(outcome)")
+        } catch {
+            guard case .corruption(_, let at, _) = error else {
+                Issue.record("expected corruption, got \(error)")
+                return
+            }
+            #expect(at == chunk, "\(error)")
+        }
+        try reopened.close()
+    }
+
+    /// FORMAT.md §3: the reserved bytes 96..<116 and the bytes after the 120-byte structure
+    /// are zero. Readers accept a slot whose checksum covers non-zero reserved bytes (a later
+    /// version may use them); `verify` names the first such byte.
+    @Test func verifyReportsNonZeroReservedHeaderBytesThatOpensAccept() throws {
+        let directory = TestDirectory()
+        for position in [HeaderField.reserved.offset, HeaderField.reserved.end - 1, HeaderField.size] {
+            let path = directory.file("reserved-\(position).sj")
+            try makeJournal(path)
+            var bytes = FileBytes.read(path)
+            for slot in 0..<Layout.headerSlotCount {
+                let start = slot * Layout.headerSlotSize
+                bytes[start + position] = 0x5A
+                let crc = bytes.withUnsafeBytes {
+                    CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<start + HeaderField.checksum.offset]))
+                }
+                withUnsafeBytes(of: crc.littleEndian) {
+                    bytes.replaceSubrange(start + HeaderField.checksum.offset..<start + HeaderField.size, with: $0)
+                }
+            }
+            FileBytes.write(bytes, to: path)
+            let report = bytes.withUnsafeBytes { Journal.verify($0, path: path) }
+            #expect(report.problems.map(\.offset) == [UInt64(position), UInt64(Layout.headerSlotSize + position)])
+            #expect(report.problems.allSatisfy { $0.detail.contains("reserved area") }, "\(report.problems)")
+            let journal = try Journal.openReadOnly(path: path)
+            #expect(try journal.info(StreamID("a")).chunkCount == 1)
+            try journal.close()
+        }
+    }
 }

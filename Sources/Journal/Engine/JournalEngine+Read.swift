@@ -42,11 +42,6 @@ extension JournalEngine {
         }
     }
 
-    /// Body length of the (already validated) record at `offset`.
-    func bodyLength(at offset: UInt64) -> UInt32 {
-        region.bytes(at: offset, count: RecordField.size).le(RecordField.bodyLength)
-    }
-
     /// Offset of the stream's last chunk, or nil when it has none; call with the lock held.
     func lastChunkOffsetLocked(_ entry: StreamEntry) throws(JournalError) -> UInt64? {
         if entry.chunkCount == 0 { return nil }
@@ -62,6 +57,34 @@ extension JournalEngine {
             region: region, end: end, entry: entry, block: index / Layout.chunksPerBlock,
             lastChunk: lastChunk, path: path)
         return offsets[index % Layout.chunksPerBlock]
+    }
+
+    /// The header of chunk `index` of `entry`'s stream, read at `offset` (found by following
+    /// back-pointers) and checked as a chunk of that stream with that index: checksum, type,
+    /// stream number and index. Snapshot loads leave the records before the snapshot
+    /// unchecked, so a pointer may lead to damaged bytes; those are corruption at `offset`,
+    /// never a wrong chunk or a read past the log.
+    static func chunkRecord(
+        in region: MappedRegion, end: UInt64, at offset: UInt64, entry: StreamEntry, index: Int, path: String
+    ) throws(JournalError) -> RecordHeader {
+        let log = region.bytes(at: 0, count: Int(end))
+        let header: RecordHeader
+        switch decodeRecord(in: log, at: offset, maxGeneration: UInt32.max) {
+        case .record(let decoded):
+            header = decoded
+        case .invalid(let why):
+            throw .corruption(path: path, offset: offset, detail: "chunk \(index) of \"\(entry.id)\": \(why)")
+        case .end:
+            throw .corruption(path: path, offset: offset, detail: "chunk \(index) of \"\(entry.id)\": no record")
+        }
+        guard header.type == .chunk, header.stream == entry.number, header.chunkIndex == UInt32(index) else {
+            throw .corruption(
+                path: path, offset: offset,
+                detail:
+                    "expected chunk \(index) of \"\(entry.id)\", found a \(header.type) record of stream \(header.stream) index \(header.chunkIndex)"
+            )
+        }
+        return header
     }
 
     /// The `previous` field of the record at `offset`, bounds-checked so a damaged pointer is

@@ -193,7 +193,10 @@ extension JournalEngine {
             if index < Int(entry.chunkCount) {
                 let offset = try chunkOffsetLocked(
                     entry, index: index, end: end, lastChunk: lastChunkOffsetLocked(entry))
-                let existing = region.bytes(at: offset + UInt64(RecordField.size), count: Int(bodyLength(at: offset)))
+                // Checked like a read: a damaged length must not compare bytes past the log.
+                let stored = try JournalEngine.chunkRecord(
+                    in: region, end: end, at: offset, entry: entry, index: index, path: path)
+                let existing = region.bytes(at: offset + UInt64(RecordField.size), count: Int(stored.bodyLength))
                 guard existing.elementsEqual(bytes) else { throw .chunkConflict(id, index: index) }
                 return (false, endPosition, nil)
             }

@@ -247,9 +247,10 @@ final class JournalEngine: @unchecked Sendable {
         let fd = try io("create", path) { () throws(Errno) in
             try FileDescriptor.createExclusive(temporary, interposer: interposer)
         }
+        var linked = false
         defer {
             fd.close()
-            try? FileSystem.unlink(temporary, interposer: interposer)
+            if !linked { try? FileSystem.unlink(temporary, interposer: interposer) }
         }
         let now = Clock.wallMicroseconds()
         var header = FileHeader(
@@ -272,6 +273,10 @@ final class JournalEngine: @unchecked Sendable {
             if error == .exists { return }
             throw .io(operation: "link", path: path, errno: error)
         }
+        linked = true
+        // Removed before the directory sync, so that one sync makes both names durable: after
+        // a power loss the temporary name cannot come back as a second link to the journal.
+        try? FileSystem.unlink(temporary, interposer: interposer)
         try io("fsync directory", path) { () throws(Errno) in
             try FileSystem.syncDirectory(containing: path, interposer: interposer)
         }

@@ -26,7 +26,7 @@ struct SnapshotBody: Sendable {
             writer.i64(entry.finishedAt)
             writer.string16(entry.id.rawValue)
             writer.u16(UInt16(entry.metadata.count))
-            for key in entry.metadata.keys.sorted() {
+            for key in StreamOpenBody.keysInByteOrder(entry.metadata) {
                 writer.string16(key)
                 writer.string32(entry.metadata[key]!)
             }

@@ -12,11 +12,18 @@ struct StreamOpenBody: Equatable, Sendable {
         var writer = ByteWriter(capacity: 4 + id.utf8.count + metadata.count * 32)
         writer.string16(id)
         writer.u16(UInt16(metadata.count))
-        for key in metadata.keys.sorted() {
+        for key in Self.keysInByteOrder(metadata) {
             writer.string16(key)
             writer.string32(metadata[key]!)
         }
         return writer.bytes
+    }
+
+    /// The keys of `metadata` sorted by their UTF-8 bytes, the order FORMAT.md §6.1 names.
+    /// Swift's `String` ordering compares canonical (normalized) forms, which for keys that
+    /// are not in NFC differs from the byte order a reader in another language would check.
+    static func keysInByteOrder(_ metadata: [String: String]) -> [String] {
+        metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     static func decode(_ body: UnsafeRawBufferPointer) throws(DecodeError) -> StreamOpenBody {

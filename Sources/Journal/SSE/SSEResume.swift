@@ -16,7 +16,9 @@ public enum SSEResumePoint: Sendable, Equatable {
 
     /// The resume point for a client presenting `lastEventID` (nil or empty on a first
     /// connection) to a stream described by `info`, whose chunks before `earliestAvailable`
-    /// are gone (compaction); 0 when none were removed.
+    /// are gone; 0 when none were removed. The journal never removes part of a stream
+    /// (compaction drops whole streams), so this is for a service that serves a trimmed
+    /// copy of one; `journal-server` always passes 0.
     public static func decide(lastEventID: String?, info: StreamInfo, earliestAvailable: Int = 0) -> SSEResumePoint {
         guard let text = lastEventID, !text.isEmpty else { return .from(earliestAvailable) }
         guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),

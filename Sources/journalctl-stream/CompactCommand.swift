@@ -25,9 +25,11 @@ enum CompactCommand: Command {
         T/TiB; KB, MB, GB, TB are powers of 1000) drops the oldest finished streams until the
         records fit in SIZE. Given together, each drops what it selects.
 
-        Needs the writer lock: a running writer (journal-server) compacts by itself. With
-        --dry-run nothing is written and the journal file stays byte for byte as it was (the
-        report is computed on a temporary copy); the report says what would go.
+        Needs the writer lock, --dry-run included: a running writer (journal-server) compacts
+        by itself, so stop it first or let it. With --dry-run nothing is written and the
+        journal file stays byte for byte as it was (the report is computed on a temporary
+        copy, made under the lock so no writer changes the file meanwhile); the report says
+        what would go.
 
         """
 

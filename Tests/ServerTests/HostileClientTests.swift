@@ -163,6 +163,39 @@ import Testing
         #expect(client.request("GET", "/healthz")?.status == 200)
     }
 
+    /// Fills stream `id` with 160 × 50 chunks of about 1 KB each ("batch-chunk-zzz…"), about
+    /// 8 MB: more than the kernel's socket buffers hold, so a subscriber that opens now lags
+    /// behind in the file. Completes the stream and returns that subscriber.
+    func laggingSubscriberOfAFullFinishedStream(_ id: String, server: ServerProcess, client: TestHTTPClient)
+        -> TestHTTPClient
+    {
+        _ = client.request("PUT", "/streams/\(id)")
+        let payload = String(repeating: "z", count: 1000)
+        for index in 0..<160 {
+            let batch = "{\"chunks\":[" + (0..<50).map { "\"\(index)-\($0)-\(payload)\"" }.joined(separator: ",") + "]}"
+            #expect(client.request("POST", "/streams/\(id)/batch", text: batch)?.status == 201)
+        }
+        #expect(client.request("POST", "/streams/\(id)/complete")?.status == 200)
+        let lagging = TestHTTPClient(port: server.port, timeout: 5)
+        #expect(lagging.openEvents("/streams/\(id)/events")?.status == 200)
+        return lagging
+    }
+
+    /// Reads the lagging subscriber to the end: its chunks must be the old stream's, in order
+    /// and each once. Returns the last index it saw and the end event, if one came before the
+    /// connection closed.
+    func drainOldStream(_ lagging: TestHTTPClient) throws -> (lastID: Int, ending: SSEEvent?) {
+        var lastID = -1
+        for event in lagging.eventsUntilClose() {
+            if event.event == "end" { return (lastID, event) }
+            let id = try #require(Int(event.id ?? ""), "an event without an index: \(event)")
+            #expect(id == lastID + 1)
+            #expect(String(decoding: event.data, as: UTF8.self).hasPrefix("\(id / 50)-\(id % 50)-"))
+            lastID = id
+        }
+        return (lastID, nil)
+    }
+
     /// A finished stream's hub has no journal watch, so a delete and a create under the same id
     /// went unseen while a lagging subscriber kept the hub alive: the next subscriber was given
     /// the old hub (the old chunk count) and the loop spun reading a cursor that had nothing
@@ -171,16 +204,7 @@ import Testing
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--output-buffer", "16KiB", "--durability", "none"])
         let client = TestHTTPClient(port: server.port, timeout: 5)
-        _ = client.request("PUT", "/streams/again")
-        let payload = String(repeating: "z", count: 1000)
-        // About 8 MB: more than the kernel's socket buffers hold, so the subscriber lags.
-        for index in 0..<160 {
-            let batch = "{\"chunks\":[" + (0..<50).map { "\"\(index)-\($0)-\(payload)\"" }.joined(separator: ",") + "]}"
-            #expect(client.request("POST", "/streams/again/batch", text: batch)?.status == 201)
-        }
-        #expect(client.request("POST", "/streams/again/complete")?.status == 200)
-        let lagging = TestHTTPClient(port: server.port, timeout: 5)
-        #expect(lagging.openEvents("/streams/again/events")?.status == 200)
+        let lagging = laggingSubscriberOfAFullFinishedStream("again", server: server, client: client)
         #expect(client.request("DELETE", "/streams/again")?.status == 200)
         #expect(client.request("PUT", "/streams/again")?.status == 201)
         #expect(client.request("POST", "/streams/again/chunks", text: "fresh")?.status == 201)
@@ -197,18 +221,7 @@ import Testing
 
         // The lagging subscriber gets the old stream's chunks in order, then learns of the
         // delete; never a chunk of the new stream.
-        var lastID = -1
-        var ending: SSEEvent?
-        for event in lagging.eventsUntilClose() {
-            if event.event == "end" {
-                ending = event
-                break
-            }
-            let id = try #require(Int(event.id ?? ""), "an event without an index: \(event)")
-            #expect(id == lastID + 1)
-            #expect(String(decoding: event.data, as: UTF8.self).hasPrefix("\(id / 50)-\(id % 50)-"))
-            lastID = id
-        }
+        let (lastID, ending) = try drainOldStream(lagging)
         #expect(lastID < 160 * 50 - 1, "the delete came before the subscriber read everything")
         #expect(ending.map { String(decoding: $0.data, as: UTF8.self).contains("\"deleted\"") } == true)
         #expect(client.request("GET", "/healthz")?.status == 200)
@@ -222,29 +235,10 @@ import Testing
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--output-buffer", "16KiB", "--durability", "none"])
         let client = TestHTTPClient(port: server.port, timeout: 5)
-        _ = client.request("PUT", "/streams/gone")
-        let payload = String(repeating: "z", count: 1000)
-        // About 8 MB: more than the kernel's socket buffers hold, so the subscriber lags.
-        for index in 0..<160 {
-            let batch = "{\"chunks\":[" + (0..<50).map { "\"\(index)-\($0)-\(payload)\"" }.joined(separator: ",") + "]}"
-            #expect(client.request("POST", "/streams/gone/batch", text: batch)?.status == 201)
-        }
-        #expect(client.request("POST", "/streams/gone/complete")?.status == 200)
-        let lagging = TestHTTPClient(port: server.port, timeout: 5)
-        #expect(lagging.openEvents("/streams/gone/events")?.status == 200)
+        let lagging = laggingSubscriberOfAFullFinishedStream("gone", server: server, client: client)
         #expect(client.request("DELETE", "/streams/gone")?.status == 200)
 
-        var lastID = -1
-        var ending: SSEEvent?
-        for event in lagging.eventsUntilClose() {
-            if event.event == "end" {
-                ending = event
-                break
-            }
-            let id = try #require(Int(event.id ?? ""), "an event without an index: \(event)")
-            #expect(id == lastID + 1)
-            lastID = id
-        }
+        let (lastID, ending) = try drainOldStream(lagging)
         #expect(lastID < 160 * 50 - 1, "the delete came before the subscriber read everything")
         let ended = try #require(ending, "the connection closed without an end event after index \(lastID)")
         #expect(String(decoding: ended.data, as: UTF8.self).contains("\"deleted\""))

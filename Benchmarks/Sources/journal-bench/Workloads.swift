@@ -643,7 +643,9 @@ func runOpen(_ ctx: BenchContext) throws {
 /// appending, and a new process opens the store for writing. The row is that open's time.
 /// Also checks that every chunk appended before the kill is there.
 func runRecovery(_ ctx: BenchContext) throws {
-    let recordBytes = 88  // a 40-byte chunk's record: 44-byte header + body, 8-byte aligned
+    // A 40-byte chunk's record: 40-byte header + body, 8-byte aligned (FORMAT.md §4). Until
+    // 2026-12-05 this said 88, so the tails of earlier runs were 11/12 of their names.
+    let recordBytes = 80
     let stream = workloadStreamIDs(100).string(0)
     for tail in ctx.config.recoveryTails {
         let journalChunks = tail / recordBytes

@@ -11,8 +11,9 @@ let package = Package(
         .executable(name: "journal-server", targets: ["JournalServer"]),
     ],
     targets: [
-        // The only C in the package: CRC-32C with the SSE4.2 instruction, and the few Linux
-        // calls Glibc does not export to Swift (fallocate, fdatasync portability shims).
+        // The library's only C (the server has CJournalServer, the tests CTestSupport): CRC-32C
+        // with the SSE4.2 instruction, and the few Linux calls Glibc does not export to Swift
+        // (fallocate, fdatasync portability shims).
         .target(name: "CJournal"),
         .target(
             name: "Journal",

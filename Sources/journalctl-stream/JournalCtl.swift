@@ -177,8 +177,9 @@ enum JournalCtl {
             The journal is --file PATH, else $JOURNAL_FILE, else ./journal.sj. Every command except
             repair, compact and import opens it read-only and takes no lock, so it works beside a
             running writer such as journal-server; repair, compact (--dry-run included) and import
-            need the writer lock and say so when another process holds it (repair --dry-run does not). Exit status: 0 success, 1 failure (or problems found by verify), 64 usage
-            error. Colours are used only on a terminal, and never when NO_COLOR is set.
+            need the writer lock and say so when another process holds it (repair --dry-run does
+            not). Exit status: 0 success, 1 failure (or problems found by verify), 64 usage error.
+            Colours are used only on a terminal, and never when NO_COLOR is set.
 
             Run 'journalctl-stream COMMAND --help' for a command's options.
 

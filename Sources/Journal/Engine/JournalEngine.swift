@@ -274,8 +274,8 @@ final class JournalEngine: @unchecked Sendable {
             throw .io(operation: "link", path: path, errno: error)
         }
         linked = true
-        // Removed before the directory sync, so that one sync makes both names durable: after
-        // a power loss the temporary name cannot come back as a second link to the journal.
+        // Removed before the directory sync, so that one sync makes both names durable: once
+        // it returns, no power loss can bring the temporary name back as a second link.
         try? FileSystem.unlink(temporary, interposer: interposer)
         try io("fsync directory", path) { () throws(Errno) in
             try FileSystem.syncDirectory(containing: path, interposer: interposer)

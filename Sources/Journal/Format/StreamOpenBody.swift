@@ -7,7 +7,8 @@ struct StreamOpenBody: Equatable, Sendable {
     static let maxMetadataBytes = 64 * 1024
 
     /// `u16 idLength, id, u16 pairCount, pairCount × (u16 keyLength, key, u32 valueLength, value)`;
-    /// pairs sorted by key so equal metadata encodes to equal bytes.
+    /// pairs sorted by key bytes, so a dictionary encodes to the same bytes whatever its
+    /// iteration order.
     func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 4 + id.utf8.count + metadata.count * 32)
         writer.string16(id)

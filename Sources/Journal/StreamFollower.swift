@@ -152,12 +152,16 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
         /// The file epoch `position` belongs to, and that file's mapping.
         var epoch: Int?
         var region: MappedRegion?
+        /// The committed end of the last view: a read-only handle looks for other processes'
+        /// records only once the iterator has read up to it, not once per event of a backlog.
+        var viewEnd: UInt64?
 
         /// The next event, or nil when the task is cancelled. Throws `closed` when the
         /// journal closes and `corruption` for damaged records.
         public mutating func next() async throws -> JournalEvent? {
             while !Task.isCancelled {
-                let view = try engine.logView()
+                let view = try engine.logView(refresh: viewEnd.map { position >= $0 } ?? true)
+                viewEnd = view.end
                 if view.isClosed { throw JournalError.closed(path: engine.path) }
                 var end = view.end
                 var region = view.region
@@ -289,10 +293,11 @@ extension JournalEngine {
         let lastSwap: (epoch: Int, oldEnd: UInt64, newStart: UInt64)?
     }
 
-    /// The mapping and the committed end, refreshed for read-only handles.
-    func logView() throws(JournalError) -> LogView {
+    /// The mapping and the committed end; with `refresh`, a read-only handle first looks for
+    /// records other processes committed.
+    func logView(refresh: Bool = true) throws(JournalError) -> LogView {
         try lock.withLock { () throws(JournalError) in
-            if !isClosed { try refreshLocked() }
+            if refresh && !isClosed { try refreshLocked() }
             return LogView(region: region, end: end, isClosed: isClosed, epoch: fileEpoch, lastSwap: lastSwap)
         }
     }

@@ -240,6 +240,88 @@ func untilSomeoneWaits(on journal: Journal) async {
         try journal.close()
     }
 
+    @Test func aReadOnlyHandlesFollowersLeaveTheLookingToThePollerAndCostOnePassPerRecord() async throws {
+        // The handle that another process would hold; in this process, so that its counters
+        // can be read. Each follower used to look at the file (a stat(2)) at every step, and
+        // every look examined every waiter: a thousand followers, a million checks per chunk.
+        let path = TestDirectory().file("reader.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try writer.createStream(StreamID("watched"))
+        let reader = try Journal.openReadOnly(path: path)
+        let followers = 200
+        let chunks = 5
+        let consumers = try (0..<followers).map { _ in
+            let follower = try reader.follow(id)
+            return Task {
+                let (indices, _, end) = try await drain(follower)
+                return indices == Array(0..<chunks) && end?.status == .completed
+            } as Task<Bool, any Error>
+        }
+        func until(_ condition: () -> Bool) async {
+            let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+            while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        }
+        await until { reader.engine.waiterCount == followers }
+        #expect(reader.engine.waiterCount == followers)
+        // Looks that find nothing new (reads on the handle, the poller's idle ticks) examine
+        // no waiter.
+        let idle = reader.engine.lock.withLock { reader.engine.statistics }
+        for _ in 0..<100 { _ = try reader.info(id) }
+        let afterIdle = reader.engine.lock.withLock { reader.engine.statistics }
+        #expect(afterIdle.lookups - idle.lookups >= 100)
+        #expect(afterIdle.waiterChecks == idle.waiterChecks)
+        let before = afterIdle
+        for index in 0..<chunks {
+            try writer.append("chunk \(index)", to: id)
+            // Every follower has the chunk and waits again before the next one is appended,
+            // so each record is new to exactly one look by the poller.
+            let checks = reader.engine.lock.withLock { reader.engine.statistics.waiterChecks }
+            await until {
+                reader.engine.lock.withLock { reader.engine.statistics.waiterChecks } > checks
+                    && reader.engine.waiterCount == followers
+            }
+        }
+        try writer.complete(id)
+        var good = 0
+        for consumer in consumers where try await consumer.value { good += 1 }
+        #expect(good == followers)
+        let after = reader.engine.lock.withLock { reader.engine.statistics }
+        // Followers that have waited once never look themselves.
+        #expect(after.lookups - before.lookups == after.pollerLookups - before.pollerLookups)
+        // One pass over the waiters for each of the 6 records (5 chunks and the end).
+        #expect(after.waiterChecks - before.waiterChecks <= (chunks + 1) * followers)
+        #expect(reader.engine.waiterCount == 0)
+        try reader.close()
+        try writer.close()
+    }
+
+    @Test func aReadOnlyHandleTailingEverythingLooksAtTheFileOncePerBacklogNotPerEvent() async throws {
+        let path = TestDirectory().file("tail.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try writer.createStream(StreamID("backlog"))
+        for i in 0..<500 { try writer.append("c\(i)", to: id) }
+        let reader = try Journal.openReadOnly(path: path)
+        let before = reader.engine.lock.withLock { reader.engine.statistics.lookups }
+        var events = try reader.events(from: .beginning).makeAsyncIterator()
+        var chunks = 0
+        while chunks < 500, let event = try await events.next() {
+            if case .chunkAppended = event { chunks += 1 }
+        }
+        #expect(chunks == 500)
+        // The looks of `events(from:)` and of the first step; none per event of the backlog.
+        #expect(reader.engine.lock.withLock { reader.engine.statistics.lookups } - before <= 2)
+        // Past the backlog it still sees what the writer commits next.
+        try writer.append("late", to: id)
+        let late = try await events.next()
+        guard case .chunkAppended(let stream, let chunk) = late else {
+            Issue.record("expected the late chunk, got \(String(describing: late))")
+            return
+        }
+        #expect(stream == id && chunk.index == 500 && chunk.text == "late")
+        try reader.close()
+        try writer.close()
+    }
+
     @Test func replayedEventsCarryTheirRecordsTimestampsAndCountsNotTodaysState() async throws {
         let path = TestDirectory().file("replay.sj")
         let journal = try Journal(path: path, options: JournalOptions(durability: .none))

@@ -40,6 +40,8 @@ struct BenchConfig {
     var followLatencySeconds: Double
     var followBurstChunks: Int
     var followerScale: [Int]
+    /// Follower counts of the child process that follows the stream from a read-only handle.
+    var crossProcessFollowers: [Int]
     /// Compaction data set of 1 KiB chunks (streams, chunks per stream; 90% of the streams
     /// are deleted) and how many compactions (each on a freshly built journal).
     var compactionShape: (streams: Int, chunks: Int)
@@ -63,6 +65,7 @@ struct BenchConfig {
         recoveryTails: [4 << 20, 60 << 20], recoverySQLiteCap: 100_000,
         sizeShapes: [(100, 1000), (10_000, 100)],
         followers: 1000, followLatencySeconds: 5, followBurstChunks: 2000, followerScale: [100, 300],
+        crossProcessFollowers: [1, 1000],
         compactionShape: (1000, 1000), compactionRuns: 5,
         instructionShape: (100, 100), instructionReps: 2)
 
@@ -79,6 +82,7 @@ struct BenchConfig {
         recoveryTails: [1 << 20, 8 << 20], recoverySQLiteCap: 10_000,
         sizeShapes: [(100, 100)],
         followers: 100, followLatencySeconds: 1, followBurstChunks: 200, followerScale: [10],
+        crossProcessFollowers: [1, 10],
         compactionShape: (100, 200), compactionRuns: 2,
         instructionShape: (20, 20), instructionReps: 1)
 }

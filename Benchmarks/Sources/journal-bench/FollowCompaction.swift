@@ -170,6 +170,8 @@ func runFollow(_ ctx: BenchContext) throws {
     var floor = LatencySamples()
     var scaled = Array(repeating: LatencySamples(), count: scale.count)
     var scaledFloor = Array(repeating: LatencySamples(), count: scale.count)
+    let crossCounts = ctx.config.crossProcessFollowers
+    var crossProcess = Array(repeating: LatencySamples(), count: crossCounts.count)
     var throughput: [Double] = []
     var problems: [String] = []
     for _ in 0..<ctx.reps {
@@ -187,6 +189,9 @@ func runFollow(_ ctx: BenchContext) throws {
             let sorted = try followLatencies(journal, followers: count, chunks: paced, rate: rate, problems: &problems)
             scaled[k].add(sorted)
             scaledFloor[k].add(continuationFloorLatencies(tasks: count, rounds: paced, rate: rate).sorted())
+        }
+        for (k, count) in crossCounts.enumerated() {
+            crossProcess[k].add(try crossProcessFollowLatencies(journal, followers: count, chunks: paced, rate: rate))
         }
 
         // Throughput: a burst as fast as possible, then complete.
@@ -244,6 +249,19 @@ func runFollow(_ ctx: BenchContext) throws {
         add("\(fewer), p50", scaled[k].p50)
         add("\(fewer), p99", scaled[k].p99)
         add("follow latency floor, \(grouped(count)) bare tasks, \(pacing), p99", scaledFloor[k].p99)
+    }
+    for (k, count) in crossCounts.enumerated() {
+        let other =
+            "follow latency (append -> follower in another process, read-only handle, 5 ms poll), "
+            + "\(grouped(count)) follower\(count == 1 ? "" : "s"), \(pacing), none"
+        add("\(other), p50", crossProcess[k].p50)
+        add("\(other), p99", crossProcess[k].p99)
+        add("\(other), max", crossProcess[k].max)
+        // Issue 3's bound for a follower in another process.
+        let p99 = medianOf(crossProcess[k].p99)
+        ctx.report.floor(
+            "follow latency p99 < 50 ms from another process, \(grouped(count)) follower\(count == 1 ? "" : "s")",
+            p99 < 0.050, Metric.duration.format(p99))
     }
     ctx.report.add(
         ResultRow(

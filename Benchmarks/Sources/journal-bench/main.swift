@@ -219,6 +219,7 @@ do {
     // Hidden subcommands: this executable started as a child of itself.
     if arguments.first == "__open" { try childOpen(Array(arguments.dropFirst())) }
     if arguments.first == "__writer" { try childWriter(Array(arguments.dropFirst())) }
+    if arguments.first == "__follow" { try childFollow(Array(arguments.dropFirst())) }
     if arguments.first == "__instructions" { try InstructionCounts.child(Array(arguments.dropFirst())) }
 } catch {
     FileHandle.standardError.write(Data("\(arguments.first ?? ""): \(error)\n".utf8))

@@ -30,8 +30,16 @@ extension JournalEngine {
     private func followStepLocked(
         of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int, alias: inout MappedRegion?
     ) throws(JournalError) -> FollowStep {
-        // Throws `closed` once the journal is closed (a reader also catches up here).
-        try refreshLocked()
+        // A read-only handle looks for other processes' records at each step until the
+        // follower first waits (`hint` is where it waited); from then on the poller looks,
+        // every `pollIntervalNanoseconds` while anyone waits, and wakes whoever new records
+        // satisfy. A look per step cost each live follower a stat(2) of the path per chunk:
+        // a thousand per chunk for a thousand followers.
+        if hint == nil {
+            try refreshLocked()
+        } else if isClosed {
+            throw .closed(path: path)
+        }
         let slot: Int
         if let hint, hint.epoch == fileEpoch, hint.slot < table.count, !table[hint.slot].isDeleted {
             slot = hint.slot
@@ -193,8 +201,9 @@ extension JournalEngine {
         lock.lock()
         while !isClosed && !waiters.isEmpty {
             lock.wait(nanoseconds: JournalEngine.pollIntervalNanoseconds)
+            // Wakes whoever the new records satisfy.
+            statistics.pollerLookups += 1
             try? refreshLocked()
-            wakeSatisfiedLocked()
         }
         pollerRunning = false
         lock.unlock()
@@ -203,6 +212,7 @@ extension JournalEngine {
     /// Resumes every waiter whose condition now holds; lock held.
     func wakeSatisfiedLocked() {
         if waiters.isEmpty { return }
+        statistics.waiterChecks += waiters.count
         waiters.wake { waiter in
             guard let slot = waiter.slot else { return end > waiter.known }
             let entry = table[slot]

@@ -166,13 +166,19 @@ extension JournalEngine {
 
     /// Picks up records another process committed since the last look; no-op for the writer.
     /// Invalid bytes at the end are a write in progress (or a dead writer's torn tail), never
-    /// an error: the next refresh looks again.
+    /// an error: the next refresh looks again. Wakes the waiters that new records satisfy.
     func refreshLocked() throws(JournalError) {
         if isClosed { throw .closed(path: path) }
         if writable { return }
+        statistics.lookups += 1
         if let current = try? FileSystem.identity(of: path), current != fileIdentity {
             try reopenReplacedFileLocked()
         }
+        // Only new records can satisfy a waiter (a replaced file woke everyone above). Looking
+        // at every waiter on each refresh that found nothing made a thousand followers of one
+        // read-only handle cost a million checks per chunk, one pass for each follower.
+        let endBefore = end
+        defer { if end != endBefore { wakeSatisfiedLocked() } }
         // A writer that opened after us stamps a higher generation: read the header again.
         if let picked = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path),
             picked.header.generation > header.generation
@@ -209,6 +215,5 @@ extension JournalEngine {
                 }
             }
         }
-        wakeSatisfiedLocked()
     }
 }

@@ -433,6 +433,12 @@ struct EngineStatistics: Sendable {
     var snapshotsSkipped = 0
     var compactions = 0
     var lastCompactionPauseNanoseconds: UInt64 = 0
+    /// Read-only handles: looks for other processes' records (each a stat(2) of the path),
+    /// those made by the poller, and waiters examined for a wake. Tests check that followers
+    /// leave the looking to the poller and that a new record costs one pass over the waiters.
+    var lookups = 0
+    var pollerLookups = 0
+    var waiterChecks = 0
 }
 
 extension Duration {

@@ -57,8 +57,15 @@ public struct ChunkCursor: Sendable {
             pendingPosition = nextIndex % Layout.chunksPerBlock
         }
         let offset = pending[pendingPosition]
-        let header = try JournalEngine.chunkRecord(
-            in: view.region, end: view.end, at: offset, entry: view.entry, index: nextIndex, path: path)
+        guard
+            let header = JournalEngine.checkedChunkHeader(
+                in: view.region.bytes(at: 0, count: Int(view.end)), at: offset, stream: view.entry.number,
+                index: nextIndex)
+        else {
+            throw JournalEngine.chunkRecordError(
+                in: view.region, end: view.end, at: offset, id: view.entry.id,
+                index: nextIndex, path: path)
+        }
         pendingPosition += 1
         nextIndex += 1
         return Chunk(

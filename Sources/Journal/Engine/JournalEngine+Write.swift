@@ -194,8 +194,13 @@ extension JournalEngine {
                 let offset = try chunkOffsetLocked(
                     entry, index: index, end: end, lastChunk: lastChunkOffsetLocked(entry))
                 // Checked like a read: a damaged length must not compare bytes past the log.
-                let stored = try JournalEngine.chunkRecord(
-                    in: region, end: end, at: offset, entry: entry, index: index, path: path)
+                guard
+                    let stored = JournalEngine.checkedChunkHeader(
+                        in: region.bytes(at: 0, count: Int(end)), at: offset, stream: entry.number, index: index)
+                else {
+                    throw JournalEngine.chunkRecordError(
+                        in: region, end: end, at: offset, id: entry.id, index: index, path: path)
+                }
                 let existing = region.bytes(at: offset + UInt64(RecordField.size), count: Int(stored.bodyLength))
                 guard existing.elementsEqual(bytes) else { throw .chunkConflict(id, index: index) }
                 return (false, endPosition, nil)

@@ -69,8 +69,8 @@ extension JournalEngine {
     /// Takes the log's bytes and the stream's number, and leaves the error (which names the
     /// stream) to the caller's failure path: a cursor calls this for every chunk, and passing
     /// the `StreamEntry` out of its `ReadView` copied it (a retain and a release of each of
-    /// its strings, dictionary and array), and passing the mapping retained it: 784
-    /// instructions per replayed chunk instead of 670 (`journal-bench --instructions`).
+    /// its strings, dictionary and array), and passing the mapping retained it: 1,012
+    /// instructions per replayed chunk instead of 664 (`journal-bench --instructions`).
     @inline(__always)
     static func checkedChunkHeader(
         in log: UnsafeRawBufferPointer, at offset: UInt64, stream number: UInt32, index: Int

@@ -284,7 +284,9 @@ extension Journal {
 
 extension JournalEngine {
     /// What a journal-wide follower needs: the mapping, the committed end, and the file
-    /// epoch with the last swap (to cross a compaction without a gap).
+    /// epoch with the last swap (to cross a compaction without a gap). Only the writer knows
+    /// where its swap happened; a read-only handle has no `lastSwap`, so its followers resume
+    /// at the new file's end (FORMAT.md §9).
     struct LogView {
         let region: MappedRegion
         let end: UInt64

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import Testing
 
@@ -272,10 +273,12 @@ func untilSomeoneWaits(on journal: Journal) async {
         #expect(afterIdle.waiterChecks == idle.waiterChecks)
         let before = afterIdle
         for index in 0..<chunks {
+            // Read before the append: the poller may examine the waiters before this task
+            // runs again, and a count taken after that would wait out the deadline.
+            let checks = reader.engine.lock.withLock { reader.engine.statistics.waiterChecks }
             try writer.append("chunk \(index)", to: id)
             // Every follower has the chunk and waits again before the next one is appended,
             // so each record is new to exactly one look by the poller.
-            let checks = reader.engine.lock.withLock { reader.engine.statistics.waiterChecks }
             await until {
                 reader.engine.lock.withLock { reader.engine.statistics.waiterChecks } > checks
                     && reader.engine.waiterCount == followers
@@ -290,6 +293,59 @@ func untilSomeoneWaits(on journal: Journal) async {
         #expect(after.lookups - before.lookups == after.pollerLookups - before.pollerLookups)
         // One pass over the waiters for each of the 6 records (5 chunks and the end).
         #expect(after.waiterChecks - before.waiterChecks <= (chunks + 1) * followers)
+        #expect(reader.engine.waiterCount == 0)
+        try reader.close()
+        try writer.close()
+    }
+
+    @Test func aReadOnlyHandlesWaitingFollowersMeetTheErrorWhenTheFileCanNoLongerBeRead() async throws {
+        // Followers that have waited leave looking to the poller; a look that fails (here, a
+        // file that is not a journal renamed over the path) must end them with its error,
+        // not leave them waiting for records nobody can read.
+        let directory = TestDirectory()
+        let path = directory.file("replaced.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try writer.createStream(StreamID("watched"))
+        try writer.append("before", to: id)
+        let reader = try Journal.openReadOnly(path: path)
+        let ended = Locked<[String]>([])
+        let follower = try reader.follow(id)
+        let events = try reader.events(from: .now)
+        let followerTask = Task {
+            do {
+                let (indices, _, end) = try await drain(follower)
+                ended.withLock { $0.append("follower ended quietly after \(indices), end \(String(describing: end))") }
+            } catch {
+                ended.withLock { $0.append("follower: \((error as? JournalError)?.code ?? "\(error)")") }
+            }
+        }
+        let eventsTask = Task {
+            do {
+                for try await event in events { ended.withLock { $0.append("event \(event)") } }
+                ended.withLock { $0.append("events ended quietly") }
+            } catch {
+                ended.withLock { $0.append("events: \((error as? JournalError)?.code ?? "\(error)")") }
+            }
+        }
+        // Each phase has its own deadline, generous because the whole suite runs in parallel on
+        // two cooperative threads: tasks of this test have waited 9 s there to be scheduled.
+        func until(_ condition: () -> Bool) async {
+            let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
+            while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        }
+        await until { reader.engine.waiterCount == 2 }
+        #expect(reader.engine.waiterCount == 2)
+        let impostor = directory.file("impostor")
+        #expect(FileManager.default.createFile(atPath: impostor, contents: Data(repeating: 0x5A, count: 16_384)))
+        #expect(rename(impostor, path) == 0)
+        await until { ended.withLock { $0.count } == 2 }
+        // Past the deadline, cancelling ends both quietly, which the checks below reject.
+        followerTask.cancel()
+        eventsTask.cancel()
+        await followerTask.value
+        await eventsTask.value
+        let outcomes = ended.withLock { $0 }.sorted()
+        #expect(outcomes == ["events: not_a_journal", "follower: not_a_journal"])
         #expect(reader.engine.waiterCount == 0)
         try reader.close()
         try writer.close()

@@ -54,7 +54,7 @@ func continuationFloorLatencies(tasks: Int, rounds: Int, rate: Double) -> [UInt6
                 let stamp = await withUnsafeContinuation { doorbell.add($0) }
                 latencies.append(monotonicNanoseconds() &- stamp)
             }
-            slots.latencies[i] = latencies
+            slots.finish(i, latencies: latencies)
             group.leave()
         }
     }

@@ -33,6 +33,7 @@ func childFollow(_ arguments: [String]) throws -> Never {
         Task.detached {
             var latencies: [UInt64] = []
             var count = 0
+            var failure: (any Error)?
             do {
                 loop: for try await event in follower {
                     switch event {
@@ -52,11 +53,10 @@ func childFollow(_ arguments: [String]) throws -> Never {
                     }
                 }
             } catch {
-                slots.errors[i] = "\(error)"
+                failure = error
             }
             if count == 0 { ready.leave() }
-            slots.latencies[i] = latencies
-            slots.counts[i] = count
+            slots.finish(i, latencies: latencies, count: count, error: failure)
             done.leave()
         }
     }
@@ -85,33 +85,52 @@ func childFollow(_ arguments: [String]) throws -> Never {
 func crossProcessFollowLatencies(_ journal: Journal, followers: Int, chunks: Int, rate: Double) throws -> [UInt64] {
     let id = try journal.createStream()
     // Chunk 0 is the child's signal that every follower has caught up and is waiting live.
-    try stampedChunk(0).withUnsafeBytes { try journal.append(bytes: $0, to: id) }
+    _ = try stampedChunk(0).withUnsafeBytes { try journal.append(bytes: $0, to: id) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ownExecutablePath())
     process.arguments = ["__follow", journal.path, id.description, String(followers)]
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
+    // A child that hangs (a follower that never sees chunk 0 or the end) would block the
+    // reads below forever: past the run's length and a margin, it is killed and reported.
+    let failure = FirstFailure()
+    let limit = Double(chunks) / rate + 30
+    let watchdog = DispatchWorkItem {
+        guard process.isRunning else { return }
+        failure.set("the follower child had not finished after \(Int(limit)) s and was killed")
+        process.terminate()
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: watchdog)
+    defer { watchdog.cancel() }
     var output = ""
     while !output.contains("READY\n") {
         let data = pipe.fileHandleForReading.availableData
         if data.isEmpty {
             process.waitUntilExit()
+            if let reason = failure.value { throw BenchError(reason) }
             throw BenchError("follower child exited (status \(process.terminationStatus)) before READY: \(output)")
         }
         output += String(decoding: data, as: UTF8.self)
     }
     onDedicatedThread {
-        let start = monotonicNanoseconds() + 1_000_000
-        for k in 0..<chunks {
-            sleepUntil(start + UInt64(Double(k) * 1e9 / rate))
-            let chunk = stampedChunk(monotonicNanoseconds())
-            _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id) }
+        do {
+            let start = monotonicNanoseconds() + 1_000_000
+            for k in 0..<chunks {
+                sleepUntil(start + UInt64(Double(k) * 1e9 / rate))
+                let chunk = stampedChunk(monotonicNanoseconds())
+                _ = try chunk.withUnsafeBytes { try journal.append(bytes: $0, to: id) }
+            }
+            try journal.complete(id)
+        } catch {
+            // The child waits for an end that will not come: stop it rather than the watchdog.
+            failure.set("appending for the follower child failed: \(error)")
+            process.terminate()
         }
-        try? journal.complete(id)
     }
     output += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
+    if let reason = failure.value { throw BenchError(reason) }
     guard process.terminationStatus == 0 else {
         throw BenchError("follower child exited with status \(process.terminationStatus): \(output)")
     }
@@ -125,4 +144,22 @@ func crossProcessFollowLatencies(_ journal: Journal, followers: Int, chunks: Int
         throw BenchError("follower child reported \(latencies.count) latencies, expected \(chunks * followers)")
     }
     return latencies.sorted()
+}
+
+/// The first reason the run failed outside the child (the appending thread, the watchdog).
+private final class FirstFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var message: String?
+
+    func set(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if message == nil { message = text }
+    }
+
+    var value: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return message
+    }
 }

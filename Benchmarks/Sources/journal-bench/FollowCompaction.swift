@@ -29,12 +29,14 @@ func stampedChunk(_ stamp: UInt64) -> [UInt8] {
     return bytes
 }
 
-/// Per-follower results, each slot written by its own task only, read after all finish.
+/// Per-follower results: each task stores its own slot once, under the lock (tasks on
+/// different threads writing elements of one array race on the array itself); read after all
+/// tasks have finished.
 final class FollowerSlots: @unchecked Sendable {
-    var latencies: [[UInt64]]
-    var counts: [Int]
-    var finishedAt: [UInt64]
-    var errors: [String?]
+    private(set) var latencies: [[UInt64]]
+    private(set) var counts: [Int]
+    private(set) var finishedAt: [UInt64]
+    private(set) var errors: [String?]
     private let lock = NSLock()
     private var startedCount = 0
 
@@ -43,6 +45,17 @@ final class FollowerSlots: @unchecked Sendable {
         counts = Array(repeating: 0, count: n)
         finishedAt = Array(repeating: 0, count: n)
         errors = Array(repeating: nil, count: n)
+    }
+
+    /// Stores follower `i`'s results, stamped with the time it finished.
+    func finish(_ i: Int, latencies: [UInt64], count: Int = 0, error: (any Error)? = nil) {
+        let now = monotonicNanoseconds()
+        lock.lock()
+        defer { lock.unlock() }
+        self.latencies[i] = latencies
+        counts[i] = count
+        finishedAt[i] = now
+        errors[i] = error.map { "\($0)" }
     }
 
     func markStarted() {
@@ -72,6 +85,7 @@ func startFollowers(
             var latencies: [UInt64] = []
             if recordLatency { latencies.reserveCapacity(expected) }
             var count = 0
+            var failure: (any Error)?
             slots.markStarted()
             do {
                 loop: for try await event in follower {
@@ -88,11 +102,9 @@ func startFollowers(
                     }
                 }
             } catch {
-                slots.errors[i] = "\(error)"
+                failure = error
             }
-            slots.finishedAt[i] = monotonicNanoseconds()
-            slots.latencies[i] = latencies
-            slots.counts[i] = count
+            slots.finish(i, latencies: latencies, count: count, error: failure)
             group.leave()
         }
     }

@@ -34,8 +34,9 @@ extension JournalEngine {
         // follower first waits (`hint` is where it waited); from then on the poller looks,
         // every `pollIntervalNanoseconds` while anyone waits, and wakes whoever new records
         // satisfy. A look per step cost each live follower a stat(2) of the path per chunk:
-        // a thousand per chunk for a thousand followers.
-        if hint == nil {
+        // a thousand per chunk for a thousand followers. When the poller's look failed, each
+        // follower looks again to meet the error itself.
+        if hint == nil || pollFailure != nil {
             try refreshLocked()
         } else if isClosed {
             throw .closed(path: path)
@@ -139,10 +140,11 @@ extension JournalEngine {
         _ = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<WaiterTable.News, Never>) in
                 lock.withLock {
-                    if !writable { try? refreshLocked() }
+                    // A look that fails returns at once: the caller's next look throws.
+                    let failed = !writable && (try? refreshLocked()) == nil
                     // Cancellation sets the flag before running the handler, and both run under
                     // the lock: either the handler finds this waiter, or this sees the flag.
-                    if isClosed || Task.isCancelled || satisfied(self) {
+                    if failed || isClosed || Task.isCancelled || satisfied(self) {
                         continuation.resume(returning: .changed)
                         return
                     }
@@ -201,9 +203,18 @@ extension JournalEngine {
         lock.lock()
         while !isClosed && !waiters.isEmpty {
             lock.wait(nanoseconds: JournalEngine.pollIntervalNanoseconds)
-            // Wakes whoever the new records satisfy.
             statistics.pollerLookups += 1
-            try? refreshLocked()
+            do {
+                // Wakes whoever the new records satisfy.
+                try refreshLocked()
+                pollFailure = nil
+            } catch {
+                // Waiters would otherwise wait for records the handle can no longer read:
+                // wake them all to look for themselves and throw (watch callbacks read and
+                // meet the error the same way).
+                pollFailure = error
+                waiters.wakeAll()
+            }
         }
         pollerRunning = false
         lock.unlock()

@@ -77,6 +77,10 @@ final class JournalEngine: @unchecked Sendable {
     /// Async callers waiting for a sync to cover their records (`Journal.record`).
     var durabilityWaiters: [(target: UInt64, continuation: UnsafeContinuation<JournalError?, Never>)] = []
     var pollerRunning = false
+    /// Why the poller's last look failed (a replacement file that does not load, a mapping
+    /// that cannot grow); nil after a look that succeeded. While set, followers that have
+    /// waited look themselves again, so the error reaches them instead of a silent wait.
+    var pollFailure: JournalError?
 
     init(
         path: String, writable: Bool, options: JournalOptions, fd: FileDescriptor, region: MappedRegion,

@@ -168,7 +168,10 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                 if let epoch, epoch != view.epoch {
                     // A compaction replaced the file. Finish what was left of the old log (its
                     // mapping stays valid), then continue where the new file's appends start.
-                    if let swap = view.lastSwap, swap.epoch == epoch + 1, let old = self.region, position < swap.oldEnd
+                    // A mapping shorter than the old log (the file was mapped again, larger,
+                    // after our last look) cannot be read to its end: its tail is skipped.
+                    if let swap = view.lastSwap, swap.epoch == epoch + 1, let old = self.region,
+                        position < swap.oldEnd, swap.oldEnd <= UInt64(old.length)
                     {
                         region = old
                         end = swap.oldEnd
@@ -284,9 +287,8 @@ extension Journal {
 
 extension JournalEngine {
     /// What a journal-wide follower needs: the mapping, the committed end, and the file
-    /// epoch with the last swap (to cross a compaction without a gap). Only the writer knows
-    /// where its swap happened; a read-only handle has no `lastSwap`, so its followers resume
-    /// at the new file's end (FORMAT.md §9).
+    /// epoch with the last swap (to cross a compaction without a gap; a read-only handle
+    /// learns the swap point from the new file's headers, when they still hold it, §9).
     struct LogView {
         let region: MappedRegion
         let end: UInt64

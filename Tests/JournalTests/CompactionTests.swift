@@ -233,6 +233,100 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try journal.close()
     }
 
+    @Test func aReadOnlyHandlesJournalWideFollowerCrossesACompactionWithoutAGap() async throws {
+        // The handle another process would hold. While its follower does not look, the writer
+        // appends to the old file, compacts, and appends to the new one: the follower must
+        // finish the old file and continue where the writer's appends in the new file start,
+        // neither skipping those records nor repeating the copies before them.
+        let path = TestDirectory().file("events-ro.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try writer.createStream(StreamID("e"))
+        let doomed = try writer.createStream(StreamID("doomed"))
+        try writer.append("dead", to: doomed)
+        try writer.deleteStream(doomed)
+        for i in 0..<50 { try writer.append("seen-\(i)", to: id) }
+        let reader = try Journal.openReadOnly(path: path)
+        let seen = Locked<[String]>([])
+        let wanted = Locked(50)
+        let events = try reader.events(from: .beginning)
+        let collector = Task {
+            var iterator = events.makeAsyncIterator()
+            while let event = try await iterator.next() {
+                switch event {
+                case .chunkAppended(let stream, let chunk) where stream == id:
+                    seen.withLock { $0.append(chunk.text) }
+                case .streamFinished(let stream, _, _, _, _) where stream == id:
+                    seen.withLock { $0.append("end") }
+                default:
+                    break
+                }
+                // Stop reading (and looking at the file) once the texts asked for are in.
+                while seen.withLock({ $0.count }) >= wanted.withLock({ $0 }) && !Task.isCancelled {
+                    await Task.yield()
+                }
+            }
+        }
+        func until(count: Int) async {
+            let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
+            while seen.withLock({ $0.count }) < count && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        }
+        await until(count: 50)
+        for i in 0..<50 { try writer.append("old-\(i)", to: id) }
+        try writer.compact(policy: .keepEverything)
+        for i in 0..<50 { try writer.append("new-\(i)", to: id) }
+        try writer.complete(id)
+        wanted.withLock { $0 = 151 }
+        await until(count: 151)
+        collector.cancel()
+        _ = await collector.result
+        let expected = (0..<50).map { "seen-\($0)" } + (0..<50).map { "old-\($0)" } + (0..<50).map { "new-\($0)" }
+        #expect(seen.withLock { $0 } == expected + ["end"])
+        try reader.close()
+        try writer.close()
+    }
+
+    @Test func aReadOnlyHandlesJournalWideFollowerTwoCompactionsBehindResumesAtTheEnd() async throws {
+        // Two compactions between looks: the newest file's headers no longer say where the
+        // first one's appends started, so the follower resumes at the end (FORMAT.md §9)
+        // without repeating a copied record, and sees what comes next.
+        let path = TestDirectory().file("events-ro2.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try writer.createStream(StreamID("e"))
+        try writer.append("first", to: id)
+        let reader = try Journal.openReadOnly(path: path)
+        @Sendable func nextText(_ events: inout JournalEventSequence.Iterator) async throws -> String? {
+            while let event = try await events.next() {
+                if case .chunkAppended(let stream, let chunk) = event, stream == id { return chunk.text }
+            }
+            return nil
+        }
+        var events = try reader.events(from: .beginning).makeAsyncIterator()
+        #expect(try await nextText(&events) == "first")
+        try writer.append("skipped-1", to: id)
+        try writer.compact(policy: .keepEverything)
+        try writer.append("skipped-2", to: id)
+        try writer.compact(policy: .keepEverything)
+        let received = Locked<[String?]>([])
+        let pending = Task { [events] in
+            var events = events
+            let text = try await nextText(&events)
+            received.withLock { $0.append(text) }
+        }
+        func until(_ condition: () -> Bool) async {
+            let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
+            while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+        }
+        // It looks, finds itself two files behind, moves to the end and waits there.
+        await until { reader.engine.waiterCount == 1 }
+        try writer.append("next", to: id)
+        await until { !received.withLock { $0.isEmpty } }
+        pending.cancel()
+        _ = await pending.result
+        #expect(received.withLock { $0 } == ["next"])
+        try reader.close()
+        try writer.close()
+    }
+
     @Test(arguments: [
         "compact-after-create", "compact-after-copy", "compact-after-catch-up", "compact-after-sync",
         "compact-after-rename", "compact-after-swap",

@@ -153,6 +153,10 @@ extension JournalEngine {
     /// A compaction in the writer process renamed a new file over the path: load it. The old
     /// mapping stays valid for cursors still reading it (the writer never shrinks a file).
     func reopenReplacedFileLocked() throws(JournalError) {
+        // Read the old file to its end first: the writer committed records there after our
+        // last look and before the rename, and a journal-wide follower still owes them.
+        let oldEnd: UInt64? = (try? readNewRecordsLocked()) == nil ? nil : end
+        let oldHeader = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path)
         let newFD = try io("open") { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
         var adopted = false
         defer { if !adopted { newFD.close() } }
@@ -174,7 +178,30 @@ extension JournalEngine {
         fileIdentity = try? newFD.identity()
         fileEpoch += 1
         lastSwap = nil
+        if let oldEnd, let oldHeader,
+            let newStart = JournalEngine.swapPoint(
+                after: oldHeader.header, in: newRegion.bytes(at: 0, count: Int(Layout.logStart)), end: state.end,
+                path: path)
+        {
+            lastSwap = (epoch: fileEpoch, oldEnd: oldEnd, newStart: newStart)
+        }
         waiters.wakeAll()
+    }
+
+    /// Where the writer's appends after a compaction start in the new file, when its headers
+    /// still say (FORMAT.md §9): the compaction writes both slots of the new file with the
+    /// old file's journal id, sequences one and two above the old file's last header, and
+    /// `checkpointEnd` at the end of the copy. Nil once later header writes replaced both,
+    /// or when the file is not a compaction of the old one (then followers resume at its end).
+    static func swapPoint(
+        after old: FileHeader, in headers: UnsafeRawBufferPointer, end: UInt64, path: String
+    ) -> UInt64? {
+        guard let picked = try? LoadedState.pickHeader(headers, path: path) else { return nil }
+        let written = old.sequence + 1...old.sequence + UInt64(Layout.headerSlotCount)
+        return [picked.header, picked.other].lazy.compactMap { $0 }
+            .first { $0.journalID == old.journalID && written.contains($0.sequence) }
+            .map(\.checkpointEnd)
+            .flatMap { $0 >= Layout.logStart && $0 <= end ? $0 : nil }
     }
 
     /// Picks up records another process committed since the last look; no-op for the writer.
@@ -192,6 +219,12 @@ extension JournalEngine {
         // read-only handle cost a million checks per chunk, one pass for each follower.
         let endBefore = end
         defer { if end != endBefore { wakeSatisfiedLocked() } }
+        try readNewRecordsLocked()
+    }
+
+    /// Applies the records committed after `end` in the mapped file, following the file as
+    /// the writer grows it; read-only handles only.
+    private func readNewRecordsLocked() throws(JournalError) {
         // A writer that opened after us stamps a higher generation: read the header again.
         if let picked = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path),
             picked.header.generation > header.generation

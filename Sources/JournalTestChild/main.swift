@@ -112,6 +112,13 @@ func run() throws {
         let report = try journal.compact(policy: policy)
         say("compacted \(report.streamsDropped.count)")
         try journal.close()
+    case "create":
+        // PATH FAILPOINT: creates the journal, dying at the named failpoint (debug builds);
+        // prints "created" if it survives.
+        setenv("JOURNAL_FAILPOINT", arguments[3], 1)
+        say("creating")
+        try Journal(path: path).close()
+        say("created")
     case "hold-lock":
         let journal = try Journal(path: path)
         say("locked \(getpid())")

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import Testing
 
@@ -351,6 +352,33 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         // The next open removed the temporary file.
         #expect(access(path + ".compact-\(child.pid)", F_OK) != 0)
         try reopened.close()
+    }
+
+    @Test func theNextWritableOpenRemovesTheSecondNameACreatorKilledAfterLinkingLeft() throws {
+        // Killed between `link` and `unlink`, a creator leaves PATH.creating-PID-N as a second
+        // name of the journal (FORMAT.md §3). A live process's name must stay: it may be a
+        // creator that lost the race and is about to remove its own.
+        let directory = TestDirectory()
+        let path = directory.file("made.sj")
+        let child = ChildProcess(["create", path, "create-after-link"])
+        #expect(child.readLine() == "creating")
+        #expect(child.waitForExit() == 128 + SIGKILL, "the failpoint create-after-link was not reached")
+        func leftovers() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter {
+                $0.hasPrefix("made.sj.creating-")
+            }.sorted()
+        }
+        let dead = leftovers()
+        #expect(dead.count == 1 && dead.first?.hasPrefix("made.sj.creating-\(child.pid)-") == true, "\(dead)")
+        let alive = "made.sj.creating-\(getpid())-1"
+        #expect(link(path, directory.file(alive)) == 0)
+        // A read-only open removes nothing: it holds no lock.
+        try Journal.openReadOnly(path: path).close()
+        #expect(leftovers() == (dead + [alive]).sorted())
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        #expect(leftovers() == [alive])
+        #expect(try Journal.verify(path: path).isClean)
+        try journal.close()
     }
 
     @Test func aReaderInAnotherProcessFollowsAcrossACompaction() throws {

@@ -248,22 +248,32 @@ extension JournalEngine {
         return position
     }
 
-    /// Removes compaction files a crashed writer left beside the journal; call holding the
-    /// writer lock (no other writer can be compacting).
-    static func removeCompactionLeftovers(path: String) {
-        let prefix = compactionTemporaryPrefix(for: path)
+    /// Removes what crashed processes left beside the journal; call holding the writer lock.
+    /// Every `PATH.compact-*` goes: only the lock holder compacts, so none is in use. A
+    /// `PATH.creating-PID-*` goes only when process PID is gone: a live one may be a creator
+    /// that lost the race to ours and is about to find that out and remove its own name.
+    static func removeLeftovers(path: String) {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
-        let namePrefix = String(prefix[(slash.map { prefix.index(after: $0) } ?? prefix.startIndex)...])
+        let base = String(path[(slash.map { path.index(after: $0) } ?? path.startIndex)...])
+        let compacting = compactionTemporaryPrefix(for: base)
+        let creating = creationTemporaryPrefix(for: base)
         guard let handle = opendir(directory.isEmpty ? "/" : directory) else { return }
         defer { closedir(handle) }
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.hasPrefix(namePrefix) {
-                try? FileSystem.unlink((directory.isEmpty ? "" : directory + "/") + name)
+            let leftover: Bool
+            if name.hasPrefix(compacting) {
+                leftover = true
+            } else if name.hasPrefix(creating) {
+                let pid = name.dropFirst(creating.count).prefix { $0 != "-" }
+                leftover = Int32(pid).map { kill($0, 0) != 0 && errno == ESRCH } ?? false
+            } else {
+                leftover = false
             }
+            if leftover { try? FileSystem.unlink((directory.isEmpty ? "/" : directory + "/") + name) }
         }
     }
 }

@@ -137,8 +137,7 @@ final class JournalEngine: @unchecked Sendable {
     static func openForWriting(path: String, options: JournalOptions) throws(JournalError) -> JournalEngine {
         let started = Clock.monotonicNanoseconds()
         let fd = try lockedDescriptor(path: path, options: options)
-        // Holding the lock, no other writer can be compacting: temporary files are leftovers.
-        removeCompactionLeftovers(path: path)
+        removeLeftovers(path: path)
         var handedOff = false
         defer { if !handedOff { fd.close() } }
         let size = try regularFileSize(fd, path: path)
@@ -245,7 +244,7 @@ final class JournalEngine: @unchecked Sendable {
     /// Writes a new, empty journal beside `path` and links it into place, so no reader ever
     /// sees a half-written header under the real name.
     static func createJournalFile(path: String, interposer: (any IOInterposer)?) throws(JournalError) {
-        let temporary = "\(path).creating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = creationTemporaryPrefix(for: path) + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // Errors name the journal's path: the temporary name is an implementation detail,
         // and "No such file or directory" for it means the directory is missing.
         let fd = try io("create", path) { () throws(Errno) in
@@ -278,6 +277,7 @@ final class JournalEngine: @unchecked Sendable {
             throw .io(operation: "link", path: path, errno: error)
         }
         linked = true
+        Failpoint.hit("create-after-link")
         // Removed before the directory sync, so that one sync makes both names durable: once
         // it returns, no power loss can bring the temporary name back as a second link.
         try? FileSystem.unlink(temporary, interposer: interposer)
@@ -287,6 +287,9 @@ final class JournalEngine: @unchecked Sendable {
     }
 
     static let initialLogCapacity: UInt64 = 1 << 20
+
+    /// `PATH.creating-`, followed by the creator's PID, a dash and a random number.
+    static func creationTemporaryPrefix(for path: String) -> String { path + ".creating-" }
 
     /// The writer's half of recovery: make the recovered prefix durable, clear the torn tail,
     /// take a new generation, then deal with streams the previous writer left open.

@@ -169,7 +169,9 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                     // A compaction replaced the file. Finish what was left of the old log (its
                     // mapping stays valid), then continue where the new file's appends start.
                     // A mapping shorter than the old log (the file was mapped again, larger,
-                    // after our last look) cannot be read to its end: its tail is skipped.
+                    // after our last look) cannot be read to its end: its tail is skipped
+                    // (FORMAT.md §9). Keeping the larger mapping for such a follower would keep
+                    // the old file's blocks allocated after every compaction.
                     if let swap = view.lastSwap, swap.epoch == epoch + 1, let old = self.region,
                         position < swap.oldEnd, swap.oldEnd <= UInt64(old.length)
                     {

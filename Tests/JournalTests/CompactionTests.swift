@@ -286,6 +286,34 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try writer.close()
     }
 
+    @Test func theSwapPointComesOnlyFromACompactionsHeadersAndSurvivesADamagedSequence() throws {
+        let path = TestDirectory().file("swap.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        try writer.append("x", to: try writer.createStream(StreamID("s")))
+        try writer.close()
+        let bytes = FileBytes.read(path)
+        try bytes.withUnsafeBytes { raw in
+            let headers = UnsafeRawBufferPointer(rebasing: raw[0..<Int(Layout.logStart)])
+            let current = try LoadedState.pickHeader(headers, path: path).header
+            func point(oldSequence: UInt64, journalID: [UInt8]? = nil) -> UInt64? {
+                var old = current
+                old.sequence = oldSequence
+                if let journalID { old.journalID = journalID }
+                return JournalEngine.swapPoint(after: old, in: headers, end: UInt64(bytes.count), path: path)
+            }
+            // This file's newest header is one or two above S: it is S's compaction.
+            #expect(point(oldSequence: current.sequence - 1) == current.checkpointEnd)
+            #expect(point(oldSequence: current.sequence - 2) == current.checkpointEnd)
+            // Both slots more than two above (the other slot holds the sequence below the
+            // newest), or another journal: not a compaction of that file.
+            #expect(point(oldSequence: current.sequence - 4) == nil)
+            #expect(point(oldSequence: current.sequence - 1, journalID: Array(repeating: 7, count: 16)) == nil)
+            // A damaged old header whose sequence cannot grow used to trap here.
+            #expect(point(oldSequence: .max) == nil)
+            #expect(point(oldSequence: .max - 1) == nil)
+        }
+    }
+
     @Test func aReadOnlyHandlesJournalWideFollowerTwoCompactionsBehindResumesAtTheEnd() async throws {
         // Two compactions between looks: the newest file's headers no longer say where the
         // first one's appends started, so the follower resumes at the end (FORMAT.md §9)

@@ -336,6 +336,8 @@ func untilSomeoneWaits(on journal: Journal) async {
         await until { reader.engine.waiterCount == 2 }
         #expect(reader.engine.waiterCount == 2)
         let impostor = directory.file("impostor")
+        let kept = directory.file("kept")
+        #expect(link(path, kept) == 0)
         #expect(FileManager.default.createFile(atPath: impostor, contents: Data(repeating: 0x5A, count: 16_384)))
         #expect(rename(impostor, path) == 0)
         await until { ended.withLock { $0.count } == 2 }
@@ -347,6 +349,12 @@ func untilSomeoneWaits(on journal: Journal) async {
         let outcomes = ended.withLock { $0 }.sorted()
         #expect(outcomes == ["events: not_a_journal", "follower: not_a_journal"])
         #expect(reader.engine.waiterCount == 0)
+        // With the journal back under its name, the next look by anyone clears the failure
+        // (the poller, with nobody waiting, has stopped): followers leave looking to it again.
+        #expect(reader.engine.lock.withLock { reader.engine.pollFailure } != nil)
+        #expect(rename(kept, path) == 0)
+        #expect(try reader.info(id).chunkCount == 1)
+        #expect(reader.engine.lock.withLock { reader.engine.pollFailure } == nil)
         try reader.close()
         try writer.close()
     }

@@ -205,9 +205,8 @@ extension JournalEngine {
             lock.wait(nanoseconds: JournalEngine.pollIntervalNanoseconds)
             statistics.pollerLookups += 1
             do {
-                // Wakes whoever the new records satisfy.
+                // Wakes whoever the new records satisfy (and clears `pollFailure`).
                 try refreshLocked()
-                pollFailure = nil
             } catch {
                 // Waiters would otherwise wait for records the handle can no longer read:
                 // wake them all to look for themselves and throw (watch callbacks read and

@@ -154,7 +154,9 @@ extension JournalEngine {
     /// mapping stays valid for cursors still reading it (the writer never shrinks a file).
     func reopenReplacedFileLocked() throws(JournalError) {
         // Read the old file to its end first: the writer committed records there after our
-        // last look and before the rename, and a journal-wide follower still owes them.
+        // last look and before the rename, and a journal-wide follower still owes them. If
+        // that read fails, the new file is still the one to load (stream followers continue
+        // by chunk index); journal-wide followers then resume at its end (FORMAT.md §9).
         let oldEnd: UInt64? = (try? readNewRecordsLocked()) == nil ? nil : end
         let oldHeader = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path)
         let newFD = try io("open") { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
@@ -196,7 +198,10 @@ extension JournalEngine {
     static func swapPoint(
         after old: FileHeader, in headers: UnsafeRawBufferPointer, end: UInt64, path: String
     ) -> UInt64? {
-        guard let picked = try? LoadedState.pickHeader(headers, path: path) else { return nil }
+        // A damaged old header's sequence could be too near the top to add to.
+        guard old.sequence <= UInt64.max - UInt64(Layout.headerSlotCount),
+            let picked = try? LoadedState.pickHeader(headers, path: path)
+        else { return nil }
         let written = old.sequence + 1...old.sequence + UInt64(Layout.headerSlotCount)
         return [picked.header, picked.other].lazy.compactMap { $0 }
             .first { $0.journalID == old.journalID && written.contains($0.sequence) }
@@ -220,6 +225,8 @@ extension JournalEngine {
         let endBefore = end
         defer { if end != endBefore { wakeSatisfiedLocked() } }
         try readNewRecordsLocked()
+        // Whoever looked, the file reads again: followers can leave looking to the poller.
+        pollFailure = nil
     }
 
     /// Applies the records committed after `end` in the mapped file, following the file as

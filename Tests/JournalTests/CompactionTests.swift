@@ -267,17 +267,13 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
                 }
             }
         }
-        func until(count: Int) async {
-            let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
-            while seen.withLock({ $0.count }) < count && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
-        }
-        await until(count: 50)
+        await until(seconds: 30) { seen.withLock { $0.count } >= 50 }
         for i in 0..<50 { try writer.append("old-\(i)", to: id) }
         try writer.compact(policy: .keepEverything)
         for i in 0..<50 { try writer.append("new-\(i)", to: id) }
         try writer.complete(id)
         wanted.withLock { $0 = 151 }
-        await until(count: 151)
+        await until(seconds: 30) { seen.withLock { $0.count } >= 151 }
         collector.cancel()
         _ = await collector.result
         let expected = (0..<50).map { "seen-\($0)" } + (0..<50).map { "old-\($0)" } + (0..<50).map { "new-\($0)" }
@@ -341,14 +337,10 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
             let text = try await nextText(&events)
             received.withLock { $0.append(text) }
         }
-        func until(_ condition: () -> Bool) async {
-            let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
-            while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
-        }
         // It looks, finds itself two files behind, moves to the end and waits there.
-        await until { reader.engine.waiterCount == 1 }
+        await until(seconds: 30) { reader.engine.waiterCount == 1 }
         try writer.append("next", to: id)
-        await until { !received.withLock { $0.isEmpty } }
+        await until(seconds: 30) { !received.withLock { $0.isEmpty } }
         pending.cancel()
         _ = await pending.result
         #expect(received.withLock { $0 } == ["next"])
@@ -407,6 +399,14 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         #expect(leftovers() == [alive])
         #expect(try Journal.verify(path: path).isClean)
         try journal.close()
+    }
+
+    @Test func leftoversAreLookedForInTheJournalsOwnDirectoryWhereverItIs() {
+        // The cleanup lists this directory and unlinks names in it; a journal in the root
+        // directory used to be given a relative name to unlink.
+        #expect(FileSystem.split("/j.sj") == ("/", "j.sj"))
+        #expect(FileSystem.split("j.sj") == (".", "j.sj"))
+        #expect(FileSystem.split("/var/lib/sj/j.sj") == ("/var/lib/sj", "j.sj"))
     }
 
     @Test func aReaderInAnotherProcessFollowsAcrossACompaction() throws {

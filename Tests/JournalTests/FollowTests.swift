@@ -24,11 +24,18 @@ func drain(_ follower: StreamFollower) async throws -> (indices: [Int], texts: [
     return (indices, texts, nil)
 }
 
-/// Returns once a follower of `journal` has replayed and is suspended (or after 10 s, so a
-/// follower that never waits fails the caller's checks instead of hanging the run).
+/// Returns once `condition` holds, or after `seconds`, so that a condition that never comes
+/// true fails the caller's checks instead of hanging the run. Generous deadlines are for
+/// tasks that must be scheduled first: the whole suite runs in parallel on two cooperative
+/// threads, and tasks have waited 9 s there to run at all.
+func until(seconds: UInt64 = 10, _ condition: () -> Bool) async {
+    let deadline = Clock.monotonicNanoseconds() + seconds * 1_000_000_000
+    while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+}
+
+/// Returns once a follower of `journal` has replayed and is suspended (or after 10 s).
 func untilSomeoneWaits(on journal: Journal) async {
-    let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-    while journal.engine.waiterCount == 0 && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
+    await until { journal.engine.waiterCount > 0 }
 }
 
 @Suite struct FollowTests {
@@ -258,10 +265,6 @@ func untilSomeoneWaits(on journal: Journal) async {
                 return indices == Array(0..<chunks) && end?.status == .completed
             } as Task<Bool, any Error>
         }
-        func until(_ condition: () -> Bool) async {
-            let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
-            while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
-        }
         await until { reader.engine.waiterCount == followers }
         #expect(reader.engine.waiterCount == followers)
         // Looks that find nothing new (reads on the handle, the poller's idle ticks) examine
@@ -327,20 +330,15 @@ func untilSomeoneWaits(on journal: Journal) async {
                 ended.withLock { $0.append("events: \((error as? JournalError)?.code ?? "\(error)")") }
             }
         }
-        // Each phase has its own deadline, generous because the whole suite runs in parallel on
-        // two cooperative threads: tasks of this test have waited 9 s there to be scheduled.
-        func until(_ condition: () -> Bool) async {
-            let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
-            while !condition() && Clock.monotonicNanoseconds() < deadline { await Task.yield() }
-        }
-        await until { reader.engine.waiterCount == 2 }
+        // Each phase has its own deadline.
+        await until(seconds: 30) { reader.engine.waiterCount == 2 }
         #expect(reader.engine.waiterCount == 2)
         let impostor = directory.file("impostor")
         let kept = directory.file("kept")
         #expect(link(path, kept) == 0)
         #expect(FileManager.default.createFile(atPath: impostor, contents: Data(repeating: 0x5A, count: 16_384)))
         #expect(rename(impostor, path) == 0)
-        await until { ended.withLock { $0.count } == 2 }
+        await until(seconds: 30) { ended.withLock { $0.count } == 2 }
         // Past the deadline, cancelling ends both quietly, which the checks below reject.
         followerTask.cancel()
         eventsTask.cancel()

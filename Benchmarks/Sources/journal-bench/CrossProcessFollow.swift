@@ -94,11 +94,12 @@ func crossProcessFollowLatencies(_ journal: Journal, followers: Int, chunks: Int
     try process.run()
     // A child that hangs (a follower that never sees chunk 0 or the end) would block the
     // reads below forever: past the run's length and a margin, it is killed and reported.
-    let failure = FirstFailure()
+    // The first failure outside the child: the watchdog's or the appending thread's.
+    let failure = WorkerResults(workers: 1)
     let limit = Double(chunks) / rate + 30
     let watchdog = DispatchWorkItem {
         guard process.isRunning else { return }
-        failure.set("the follower child had not finished after \(Int(limit)) s and was killed")
+        failure.fail("the follower child had not finished after \(Int(limit)) s and was killed")
         process.terminate()
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: watchdog)
@@ -108,7 +109,7 @@ func crossProcessFollowLatencies(_ journal: Journal, followers: Int, chunks: Int
         let data = pipe.fileHandleForReading.availableData
         if data.isEmpty {
             process.waitUntilExit()
-            if let reason = failure.value { throw BenchError(reason) }
+            if let reason = failure.error { throw BenchError(reason) }
             throw BenchError("follower child exited (status \(process.terminationStatus)) before READY: \(output)")
         }
         output += String(decoding: data, as: UTF8.self)
@@ -124,13 +125,13 @@ func crossProcessFollowLatencies(_ journal: Journal, followers: Int, chunks: Int
             try journal.complete(id)
         } catch {
             // The child waits for an end that will not come: stop it rather than the watchdog.
-            failure.set("appending for the follower child failed: \(error)")
+            failure.fail("appending for the follower child failed: \(error)")
             process.terminate()
         }
     }
     output += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    if let reason = failure.value { throw BenchError(reason) }
+    if let reason = failure.error { throw BenchError(reason) }
     guard process.terminationStatus == 0 else {
         throw BenchError("follower child exited with status \(process.terminationStatus): \(output)")
     }
@@ -144,22 +145,4 @@ func crossProcessFollowLatencies(_ journal: Journal, followers: Int, chunks: Int
         throw BenchError("follower child reported \(latencies.count) latencies, expected \(chunks * followers)")
     }
     return latencies.sorted()
-}
-
-/// The first reason the run failed outside the child (the appending thread, the watchdog).
-private final class FirstFailure: @unchecked Sendable {
-    private let lock = NSLock()
-    private var message: String?
-
-    func set(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        if message == nil { message = text }
-    }
-
-    var value: String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return message
-    }
 }

@@ -253,12 +253,10 @@ extension JournalEngine {
     /// `PATH.creating-PID-*` goes only when process PID is gone: a live one may be a creator
     /// that lost the race to ours and is about to find that out and remove its own name.
     static func removeLeftovers(path: String) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let base = String(path[(slash.map { path.index(after: $0) } ?? path.startIndex)...])
+        let (directory, base) = FileSystem.split(path)
         let compacting = compactionTemporaryPrefix(for: base)
         let creating = creationTemporaryPrefix(for: base)
-        guard let handle = opendir(directory.isEmpty ? "/" : directory) else { return }
+        guard let handle = opendir(directory) else { return }
         defer { closedir(handle) }
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -273,7 +271,7 @@ extension JournalEngine {
             } else {
                 leftover = false
             }
-            if leftover { try? FileSystem.unlink((directory.isEmpty ? "/" : directory + "/") + name) }
+            if leftover { try? FileSystem.unlink(directory == "/" ? "/" + name : directory + "/" + name) }
         }
     }
 }

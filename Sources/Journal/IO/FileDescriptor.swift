@@ -179,6 +179,14 @@ enum FileSystem {
         }
     }
 
+    /// The directory holding `path` ("." for a bare name, "/" for a name in the root) and the
+    /// name within it.
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+
     /// `stat(2)` identity of a path, or nil when it does not exist.
     static func identity(of path: String) throws(Errno) -> FileIdentity? {
         var info = stat()
@@ -194,8 +202,7 @@ enum FileSystem {
     /// Opens the directory holding `path` and `fsync(2)`s it, so a new name is durable.
     static func syncDirectory(containing path: String, interposer: (any IOInterposer)? = nil) throws(Errno) {
         try interposer.around(.syncDirectory(path: path), descriptor: -1) { () throws(Errno) in
-            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-            let fd = try FileDescriptor.open(directory.isEmpty ? "/" : directory, .readOnly)
+            let fd = try FileDescriptor.open(FileSystem.split(path).directory, .readOnly)
             defer { fd.close() }
             try fd.sync()
         }

@@ -86,7 +86,8 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
             return
                 "chunk of \(size) bytes exceeds the maximum of \(limit) bytes; nothing was stored; split it, or raise the limit (JournalOptions.maxChunkSize, journal-server --max-chunk-bytes)"
         case .metadataTooLarge(let size, let limit):
-            return "stream metadata of \(size) bytes exceeds the maximum of \(limit) bytes"
+            return
+                "stream metadata encodes to \(size) bytes (the id, keys and values with their length fields), over the maximum of \(limit) bytes; no stream was created; keep large values elsewhere and store a reference"
         case .chunkConflict(let id, let index):
             return
                 "chunk \(index) of stream \"\(id)\" already holds different bytes; a retry must resend the same chunk"

@@ -209,6 +209,20 @@ import Testing
         #expect(try journal.info(id).chunkCount == 0)
         let huge = String(repeating: "v", count: 70_000)
         #expect(throws: JournalError.self) { try journal.createStream(StreamID("m"), metadata: ["k": huge]) }
+        // A pair count or a key length beyond 16 bits trapped in the encoder, before the size
+        // check ran: one HTTP request killed journal-server.
+        let manyKeys = Dictionary(uniqueKeysWithValues: (0..<65_536).map { ("k\($0)", "") })
+        let longKey = [String(repeating: "k", count: 70_000): "v"]
+        for metadata in [manyKeys, longKey] {
+            let expected = StreamOpenBody.encodedLength(id: "m", metadata: metadata)
+            #expect(throws: JournalError.metadataTooLarge(size: expected, limit: 65_536)) {
+                try journal.createStream(StreamID("m"), metadata: metadata)
+            }
+        }
+        #expect(
+            StreamOpenBody.encodedLength(id: "m", metadata: ["k": "v"])
+                == StreamOpenBody(id: "m", metadata: ["k": "v"]).encoded().count)
+        #expect(try journal.streams().map(\.id) == [id])
         do {
             _ = try StreamID("../etc/passwd")
             Issue.record("accepted a path as a stream id")

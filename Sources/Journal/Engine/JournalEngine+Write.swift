@@ -68,13 +68,12 @@ extension JournalEngine {
     // MARK: Streams
 
     func createStream(_ id: StreamID, metadata: [String: String]) throws(JournalError) {
+        // Checked before encoding: within 64 KiB every count and length fits its field.
+        let length = StreamOpenBody.encodedLength(id: id.rawValue, metadata: metadata)
+        if length > StreamOpenBody.maxMetadataBytes {
+            throw .metadataTooLarge(size: length, limit: StreamOpenBody.maxMetadataBytes)
+        }
         let body = StreamOpenBody(id: id.rawValue, metadata: metadata).encoded()
-        if body.count > StreamOpenBody.maxMetadataBytes {
-            throw .metadataTooLarge(size: body.count, limit: StreamOpenBody.maxMetadataBytes)
-        }
-        if metadata.keys.contains(where: { $0.utf8.count > Int(UInt16.max) }) {
-            throw .metadataTooLarge(size: body.count, limit: Int(UInt16.max))
-        }
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             if table.slot(of: id) != nil { throw .duplicateStream(id) }

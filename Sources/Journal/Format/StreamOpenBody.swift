@@ -6,9 +6,18 @@ struct StreamOpenBody: Equatable, Sendable {
     /// Longest encoded metadata accepted at creation.
     static let maxMetadataBytes = 64 * 1024
 
+    /// The length `encoded()` would return, computed without encoding: what the writer checks
+    /// against `maxMetadataBytes` first, since a pair count or key length beyond 16 bits
+    /// cannot be encoded at all (it trapped, so one HTTP request with 65,536 keys killed
+    /// the server).
+    static func encodedLength(id: String, metadata: [String: String]) -> Int {
+        metadata.reduce(4 + id.utf8.count) { $0 + 6 + $1.key.utf8.count + $1.value.utf8.count }
+    }
+
     /// `u16 idLength, id, u16 pairCount, pairCount × (u16 keyLength, key, u32 valueLength, value)`;
     /// pairs sorted by key bytes, so a dictionary encodes to the same bytes whatever its
-    /// iteration order.
+    /// iteration order. Only for bodies within `maxMetadataBytes` (`encodedLength`), whose
+    /// counts and lengths all fit their fields.
     func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 4 + id.utf8.count + metadata.count * 32)
         writer.string16(id)

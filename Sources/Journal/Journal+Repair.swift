@@ -127,7 +127,7 @@ extension Journal {
             guard case .corruption = error else { throw error }
         }
         let verification = Journal.verify(bytes, path: path)
-        var salvage = Salvage(file: bytes, maxGeneration: maxGeneration)
+        var salvage = Salvage(file: bytes, written: file.dataEnd, maxGeneration: maxGeneration)
         salvage.run()
         var report = salvage.report(path: path, dryRun: dryRun)
         report.problems = verification.problems
@@ -240,15 +240,19 @@ private struct Salvage {
     var skipped = 0
     var losses: [RepairReport.StreamLoss] = []
 
-    init(file: UnsafeRawBufferPointer, maxGeneration: UInt32) {
+    /// Where the file's written bytes end at the latest (`MappedFile.dataEnd`).
+    let written: UInt64
+
+    init(file: UnsafeRawBufferPointer, written: UInt64, maxGeneration: UInt32) {
         self.file = file
+        self.written = written
         self.maxGeneration = maxGeneration
     }
 
     mutating func run() {
         var scanner = SalvageScanner(
             file: file, from: Layout.logStart, maxGeneration: maxGeneration,
-            knownSnapshots: SalvageScanner.snapshotExtents(in: file))
+            knownSnapshots: SalvageScanner.snapshotExtents(in: file), written: written)
         scan: while true {
             switch scanner.next() {
             case .record(let header, let body, let offset):
@@ -275,7 +279,8 @@ private struct Salvage {
             return
         case .streamOpen:
             guard header.stream > highestNumber, header.chunkIndex == 0, header.previous == 0,
-                let open = try? StreamOpenBody.decode(body), StreamID.problem(with: open.id) == nil,
+                body.count <= StreamOpenBody.maxMetadataBytes, let open = try? StreamOpenBody.decode(body),
+                StreamID.problem(with: open.id) == nil,
                 !ids.contains(StreamID(trusted: open.id))
             else {
                 skipped += 1
@@ -288,9 +293,26 @@ private struct Salvage {
             steps.append(.open(header.stream, id, metadata: open.metadata))
         case .deleted:
             // Deleting is what the user wanted: honoured even when records before it were
-            // lost, since they belonged to the deleted stream anyway.
+            // lost, since they belonged to the deleted stream anyway. But only a record that
+            // fits the stream (FORMAT.md §5 rule 8; when records were lost, one that points
+            // past the last kept record): the scan resumes inside damaged records, and
+            // record-shaped bytes in a payload deleted an unrelated, intact stream.
+            if let stream = streams[header.stream] {
+                let fits =
+                    stream.broken || stream.originalEnd != nil
+                    ? header.chunkIndex >= stream.count && header.previous > stream.lastKept && header.previous < offset
+                    : header.chunkIndex == stream.count && header.previous == stream.lastKept
+                guard fits, body.isEmpty else {
+                    skipped += 1
+                    return
+                }
+                streams[header.stream] = nil
+                ids.remove(stream.id)
+            } else if !body.isEmpty {
+                skipped += 1
+                return
+            }
             deleted.insert(header.stream)
-            if let stream = streams.removeValue(forKey: header.stream) { ids.remove(stream.id) }
         case .chunk, .completed, .failed, .cancelled, .interrupted:
             guard var stream = streams[header.stream] else {
                 var orphan = orphans[header.stream] ?? (0, 0)

@@ -51,6 +51,26 @@ import Testing
         FileBytes.write(bytes, to: path)
     }
 
+    /// Appends, after the log of the closed journal at `path`, a snapshot of `streams` (as
+    /// `change` leaves the loaded table's entries), with a valid checksum, and points both
+    /// header slots at it: a snapshot whose checksum is right and whose content is not.
+    func appendSnapshot(_ path: String, _ change: (inout [StreamEntry]) -> Void) throws {
+        let (end, entries, highest) = try FileBytes.read(path).withUnsafeBytes { raw in
+            let state = try LoadedState.load(raw, path: path)
+            return (state.end, state.table.entries, state.table.highestNumber)
+        }
+        var streams = entries
+        change(&streams)
+        let body = SnapshotBody(logEnd: end, highestStreamNumber: highest, streams: streams).encoded()
+        try appendRawRecord(path, type: .snapshot, stream: 0, chunkIndex: 0, previous: 0, body: body)
+        let length = UInt64(Layout.aligned(RecordField.size + body.count))
+        rewriteHeaders(path) {
+            $0.snapshotOffset = end
+            $0.snapshotLength = length
+            $0.checkpointEnd = end + length
+        }
+    }
+
     /// `decodeRecord` sliced from an offset past the end of a file shorter than the header
     /// area (RecordHeader.swift).
     @Test func aFileShorterThanTheHeaderAreaIsReportedNotTrapped() throws {
@@ -256,5 +276,209 @@ import Testing
             #expect(try journal.info(StreamID("a")).chunkCount == 1)
             try journal.close()
         }
+    }
+
+    /// A follower asked for an open stream's latest chunk read it at the table's `lastOffset`
+    /// unchecked (JournalEngine+Follow.swift). Loaded from a snapshot, that offset is taken
+    /// on trust, and one pointing into a payload returned bytes the journal never stored as
+    /// the chunk (or, with a large length there, read past the mapping: SIGBUS). It is now
+    /// checked as every read checks a record it returns.
+    @Test func aFollowerChecksTheLatestChunkASnapshotPointsAt() async throws {
+        let directory = TestDirectory()
+        let path = directory.file("follow.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s1"))
+        // A payload that starts like a record header: length 28, then 28 bytes of text.
+        var payload = [UInt8](repeating: 0, count: RecordField.size)
+        payload.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(28).littleEndian, toByteOffset: RecordField.bodyLength.offset, as: UInt32.self)
+        }
+        payload += Array("INVENTED-BYTES-NOT-A-RECORD!".utf8)
+        try journal.append(payload, to: id)
+        try journal.close()
+        var pointed: UInt64 = 0
+        try appendSnapshot(path) { streams in
+            pointed = streams[0].blockStarts[0] + UInt64(RecordField.size)
+            streams[0].lastOffset = pointed
+        }
+
+        let reader = try Journal.openReadOnly(path: path)
+        #expect(try reader.info(id).chunkCount == 1, "the crafted snapshot was loaded")
+        var delivered: [String] = []
+        do {
+            for try await event in try reader.follow(id) {
+                if case .chunk(let chunk) = event { delivered.append(chunk.text) }
+                break
+            }
+            Issue.record("the follower delivered \(delivered) instead of failing")
+        } catch {
+            guard case .corruption(_, let at, _) = error as? JournalError else {
+                Issue.record("expected corruption, got \(error)")
+                return
+            }
+            #expect(at == pointed, "\(error)")
+        }
+        try reader.close()
+    }
+
+    /// A snapshot listing two streams under one number was loaded: the second replaced the
+    /// first in the number index, so `list` showed a stream that never existed and the next
+    /// writable open wrote records that failed every open after it. Such a snapshot is now
+    /// unusable, and the open rebuilds the table from the log (FORMAT.md §7).
+    @Test func aSnapshotWithTwoStreamsOfOneNumberIsUnusable() throws {
+        let directory = TestDirectory()
+        let path = directory.file("numbers.sj")
+        try makeJournal(path)
+        try appendSnapshot(path) { streams in
+            var twin = streams[0]
+            twin.id = StreamID(trusted: "b")
+            streams.append(twin)
+        }
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        #expect(try journal.streams().map(\.id.rawValue) == ["a"])
+        try journal.close()
+        let reopened = try Journal(path: path, options: JournalOptions(durability: .none))
+        #expect(try reopened.streams().map(\.id.rawValue) == ["a"])
+        try reopened.close()
+    }
+
+    /// Repair applied a deleted record without the lifecycle checks (Journal+Repair.swift).
+    /// Its scan resumes inside a damaged record, so a payload holding a record-shaped
+    /// `deleted` for another stream deleted that stream, intact and finished, and the report
+    /// did not mention it. A deleted record must now fit its stream (FORMAT.md §5 rule 8).
+    @Test func repairIgnoresADeletedRecordThatDoesNotFitItsStream() throws {
+        let directory = TestDirectory()
+        let path = directory.file("victim.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let victim = try journal.createStream(StreamID("victim"))
+        try journal.append("important data", to: victim)
+        try journal.complete(victim)
+        let carrier = try journal.createStream(StreamID("carrier"))
+        let fake = RecordHeader(
+            type: .deleted, bodyLength: 0, generation: 1, stream: 1, chunkIndex: 7, timestamp: 1, previous: 123_456
+        ).encoded(body: [])
+        try journal.append(fake, to: carrier)
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        let chunk = try bytes.withUnsafeBytes { raw in
+            let state = try LoadedState.load(raw, path: path)
+            return Int(state.table[state.table.slot(of: carrier)!].blockStarts[0])
+        }
+        bytes[chunk + RecordField.checksum.offset] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.streamLosses.map(\.id) == [carrier], "\(report.streamLosses)")
+        let repaired = try Journal.openReadOnly(path: path)
+        #expect(try repaired.info(victim).status == .completed)
+        var chunks = try repaired.chunks(of: victim)
+        #expect(try chunks.next()?.text == "important data")
+        try repaired.close()
+    }
+
+    /// Rules FORMAT.md states that no check enforced: a stream-open body over 64 KiB (which
+    /// `repair` then kept and failed to write back), a deleted record with a body, a padding
+    /// record with non-zero bytes, a snapshot record with a chunk index or a previous pointer.
+    /// Each, after a clean log, is now a violation that `verify` names at its offset, and
+    /// `repair` drops it instead of failing.
+    @Test func recordsBreakingTheirTypesRulesAreViolations() throws {
+        let directory = TestDirectory()
+        let bigMetadata = StreamOpenBody(id: "big", metadata: ["k": String(repeating: "v", count: 70_000)]).encoded()
+        let cases: [(RecordType, UInt32, UInt32, UInt64, [UInt8], String)] = [
+            (.streamOpen, 2, 0, 0, bigMetadata, "over the limit"),
+            (.deleted, 1, 1, Layout.logStart + 48, [1], "body must be empty"),
+            (.padding, 0, 0, 0, [0, 0, 7], "zero bytes"),
+            (.snapshot, 0, 3, 0, [], "chunk index 0"),
+        ]
+        for (n, (type, stream, index, previous, body, detail)) in cases.enumerated() {
+            let path = directory.file("rule-\(n).sj")
+            try makeJournal(path)
+            let end = try FileBytes.read(path).withUnsafeBytes { try LoadedState.load($0, path: path).end }
+            try appendRawRecord(path, type: type, stream: stream, chunkIndex: index, previous: previous, body: body)
+            let report = try Journal.verify(path: path)
+            #expect(
+                report.problems.contains { $0.offset == end && $0.detail.contains(detail) },
+                "\(type): \(report.problems)")
+            let repaired = try Journal.repair(path: path, dryRun: false)
+            #expect(repaired.streamLosses.isEmpty, "\(type): \(repaired.streamLosses)")
+            let journal = try Journal.openReadOnly(path: path)
+            #expect(try journal.streams().map(\.id.rawValue) == ["a"], "\(type)")
+            try journal.close()
+        }
+    }
+
+    /// An open skips a damaged snapshot a header describes (it is derived data); compaction
+    /// copied the log without skipping it and failed, naming its temporary file, so a journal
+    /// that opened and served reads could never be compacted (CompactionWriter.swift).
+    @Test func compactionSkipsTheDamagedSnapshotTheOpenSkipped() throws {
+        let directory = TestDirectory()
+        let path = directory.file("snapshot.sj")
+        try makeJournal(path)
+        let (snapshot, last) = try FileBytes.read(path).withUnsafeBytes { raw in
+            let state = try LoadedState.load(raw, path: path)
+            return (state.header.snapshotOffset, state.table[0].lastOffset)
+        }
+        try appendRawRecord(path, type: .completed, stream: 1, chunkIndex: 1, previous: last, body: [])
+        var bytes = FileBytes.read(path)
+        bytes[Int(snapshot) + RecordField.size] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        #expect(journal.recoveryReport.snapshotProblems.count == 1, "\(journal.recoveryReport.snapshotProblems)")
+        let report = try journal.compact(policy: .keepEverything)
+        #expect(report.streamsKept == 1)
+        let a = try StreamID("a")
+        #expect(try journal.info(a).status == .completed)
+        var chunks = try journal.chunks(of: a)
+        #expect(try chunks.next()?.text == "x")
+        try journal.close()
+        #expect(try Journal.verify(path: path).isClean)
+    }
+
+    /// Doubling the size of a file near 2^63 bytes for its mapping overflowed: every open of
+    /// such a (sparse or hostile) file trapped (JournalEngine.swift). The length now stops
+    /// at the largest page multiple, and that mapping fails with an error.
+    @Test func theMappingLengthOfAnEnormousFileDoesNotOverflow() {
+        let page = 2 << 20
+        #expect(JournalEngine.mappingLength(for: 0) == 1 << 30)
+        #expect(JournalEngine.mappingLength(for: 1 << 30) == 2 << 30)
+        #expect(JournalEngine.mappingLength(for: (1 << 30) + 1) == (2 << 30) + page)
+        for size: UInt64 in [1 << 62, (1 << 63) - (1 << 20), 1 << 63, .max] {
+            #expect(JournalEngine.mappingLength(for: size) == Int.max / page * page)
+        }
+    }
+
+    /// The salvage scans (`dump`, `repair`) found the end of the written bytes by reading the
+    /// file backwards a word at a time, faulting in every page of a sparse file's holes (a
+    /// 4 GiB one took 11.7 s, a 16 TiB one would take hours). They now start at the end of
+    /// the file's last data extent, and read the same records.
+    @Test func theSalvageScansSkipASparseFilesHoles() throws {
+        let directory = TestDirectory()
+        let path = directory.file("sparse.sj")
+        try makeJournal(path)
+        var before: [String] = []
+        try Journal.dump(path: path) { entry in
+            before.append("\(entry)")
+            return true
+        }
+        let size = UInt64(FileBytes.read(path).count)
+        let fd = open(path, O_RDWR)
+        #expect(fd >= 0)
+        #expect(ftruncate(fd, 1 << 32) == 0)
+        close(fd)
+        let file = try MappedFile(path: path)
+        #expect(file.size == 1 << 32)
+        #expect(file.dataEnd <= size + (1 << 20), "the holes after \(size) count as data: \(file.dataEnd)")
+        var after: [String] = []
+        try Journal.dump(path: path) { entry in
+            after.append("\(entry)")
+            return true
+        }
+        // The same records and the same end of the log; only the file size differs.
+        let size4G = "fileSize: \(1 << 32))"
+        #expect(after.dropLast() == before.dropLast() && after.count == 4)
+        #expect(after.last == before.last?.replacingOccurrences(of: "fileSize: \(size))", with: size4G))
+        let report = try Journal.repair(path: path, dryRun: true)
+        #expect(!report.needed && report.damagedRegions.isEmpty && report.chunksKept == 1, "\(report)")
     }
 }

@@ -3,7 +3,13 @@
 /// re-checks every lifecycle rule on the copy).
 struct CompactionWriter {
     let fd: FileDescriptor
+    /// The new file's (temporary) path, for errors writing it.
     let path: String
+    /// The journal's path, for errors at offsets of the log being copied.
+    let sourcePath: String
+    /// Damaged snapshots the open skipped (offset: aligned length), skipped here too: they
+    /// are derived data, and the open found the log valid around them (FORMAT.md §7).
+    let damagedSnapshots: [UInt64: UInt64]
     /// Streams numbered at most this were planned; newer ones (created during compaction)
     /// are kept.
     let plannedHighest: UInt32
@@ -19,9 +25,14 @@ struct CompactionWriter {
     private var bufferStart: UInt64 = Layout.logStart
     private static let flushSize = 4 << 20
 
-    init(fd: FileDescriptor, path: String, plannedHighest: UInt32, keep: Set<UInt32>, allocated: UInt64) {
+    init(
+        fd: FileDescriptor, path: String, sourcePath: String, damagedSnapshots: [UInt64: UInt64],
+        plannedHighest: UInt32, keep: Set<UInt32>, allocated: UInt64
+    ) {
         self.fd = fd
         self.path = path
+        self.sourcePath = sourcePath
+        self.damagedSnapshots = damagedSnapshots
         self.plannedHighest = plannedHighest
         self.keep = keep
         self.allocated = allocated
@@ -38,8 +49,13 @@ struct CompactionWriter {
         var scanner = LogScanner(
             log: UnsafeRawBufferPointer(rebasing: log[0..<Int(to)]), from: from, maxGeneration: maxGeneration)
         while scanner.offset < to {
-            guard case .record(let header, let body, let offset) = scanner.next() else {
-                throw .corruption(path: path, offset: scanner.offset, detail: "compaction met an invalid record")
+            let next = scanner.next()
+            if case .invalid(let offset, _) = next, let length = damagedSnapshots[offset], offset + length <= to {
+                scanner.skip(to: offset + length)
+                continue
+            }
+            guard case .record(let header, let body, let offset) = next else {
+                throw .corruption(path: sourcePath, offset: scanner.offset, detail: "compaction met an invalid record")
             }
             if header.type == .snapshot || header.type == .padding { continue }
             if !keeps(header.stream) {
@@ -59,7 +75,7 @@ struct CompactionWriter {
         if header.type != .streamOpen && header.isStreamRecord {
             guard let slot = table.slot(number: header.stream) else {
                 throw .corruption(
-                    path: path, offset: oldOffset,
+                    path: sourcePath, offset: oldOffset,
                     detail: "compaction: record of stream \(header.stream) before its open")
             }
             record.previous = table[slot].lastOffset
@@ -76,7 +92,7 @@ struct CompactionWriter {
                 try table.apply(record, body: copied, at: offset)
             }
         } catch {
-            throw .corruption(path: path, offset: oldOffset, detail: "compaction: \(error.detail)")
+            throw .corruption(path: sourcePath, offset: oldOffset, detail: "compaction: \(error.detail)")
         }
         end += UInt64(size)
         bytesCopied += UInt64(size)

@@ -112,7 +112,8 @@ extension JournalEngine {
         Failpoint.hit("compact-after-create")
 
         var writer = CompactionWriter(
-            fd: newFD, path: temporary, plannedHighest: highest, keep: keep, allocated: estimate)
+            fd: newFD, path: temporary, sourcePath: path, damagedSnapshots: damagedSnapshots, plannedHighest: highest,
+            keep: keep, allocated: estimate)
         progress?(CompactionProgress(phase: .copying, bytesRead: 0, bytesTotal: cutoff - Layout.logStart))
         var copied = try copyInSlices(
             &writer, region: oldRegion, from: Layout.logStart, to: cutoff, generation: writerGeneration,
@@ -201,6 +202,7 @@ extension JournalEngine {
         // The new file's headers were synced with it; a pending write was to the old file.
         syncedHeaderWrites = headerWrites
         table = writer.table
+        damagedSnapshots = [:]
         newHeader.sequence = header.sequence + UInt64(Layout.headerSlotCount)
         header = newHeader
         headerSlot = Layout.headerSlotCount - 1

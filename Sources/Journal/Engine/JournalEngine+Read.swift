@@ -177,6 +177,7 @@ extension JournalEngine {
         header = state.header
         headerSlot = state.headerSlot
         lastGeneration = state.lastGeneration
+        damagedSnapshots = state.damagedSnapshots
         fileIdentity = try? newFD.identity()
         fileEpoch += 1
         lastSwap = nil

@@ -35,6 +35,8 @@ final class JournalEngine: @unchecked Sendable {
     /// Generation this writer stamps on records (reader: the highest one seen).
     @exclusivity(unchecked) var generation: UInt32
     var lastGeneration: UInt32
+    /// Damaged snapshots the open skipped in this file's log (`LoadedState.damagedSnapshots`).
+    var damagedSnapshots: [UInt64: UInt64]
     /// Set after a failed write or sync; every later write throws it.
     @exclusivity(unchecked) var failure: JournalError?
     @exclusivity(unchecked) var isClosed = false
@@ -98,6 +100,7 @@ final class JournalEngine: @unchecked Sendable {
         self.headerSlot = state.headerSlot
         self.generation = state.header.generation
         self.lastGeneration = state.lastGeneration
+        self.damagedSnapshots = state.damagedSnapshots
         self.syncedEnd = state.end
         self.report = state.report
         self.fileIdentity = try? fd.identity()
@@ -126,9 +129,12 @@ final class JournalEngine: @unchecked Sendable {
     /// Address space reserved ahead of the file, so appends rarely need a new mapping: at
     /// least `reserve` bytes (writers take it from `JournalOptions.mappingReserve`).
     static func mappingLength(for size: UInt64, reserve: UInt64 = 1 << 30) -> Int {
-        let wanted = max(reserve, size * 2)
         let page: UInt64 = 2 << 20
-        return Int((wanted + page - 1) / page * page)
+        // Only a sparse or hostile file comes near 2^62 bytes; its mapping then fails with
+        // ENOMEM, an error, where doubling it and rounding up overflowed (a trap).
+        let limit = UInt64(Int.max) / page * page
+        let wanted = max(reserve, size > limit / 2 ? limit : size * 2)
+        return Int(min(limit, (wanted + page - 1) / page * page))
     }
 
     // MARK: Opening

@@ -12,6 +12,8 @@ struct LoadedState {
     /// Whether those bytes did not decode as a record (rather than an intact record that
     /// broke a lifecycle rule).
     var stoppedAtUndecodable = false
+    /// Damaged snapshots the scan skipped (offset: aligned length); compaction skips them too.
+    var damagedSnapshots: [UInt64: UInt64] = [:]
 
     /// Reads the two header slots of `file` (the whole file, from offset 0).
     static func pickHeader(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> (
@@ -147,6 +149,7 @@ struct LoadedState {
                 break scanLoop
             case .invalid(let offset, let reason):
                 if let length = knownSnapshots[offset], offset + length <= picked.header.checkpointEnd {
+                    state.damagedSnapshots[offset] = length
                     scanner.skip(to: offset + length)
                     continue
                 }
@@ -237,6 +240,12 @@ struct LoadedState {
         for entry in snapshot.streams {
             guard table.slot(of: entry.id) == nil else {
                 return .failure(DecodeError(offset: 0, detail: "stream \"\(entry.id)\" appears twice"))
+            }
+            // Two entries with one number made the second replace the first in the number
+            // index: records after the snapshot then went to the wrong stream, and the next
+            // writable open wrote records that failed every open after it.
+            guard table.slot(number: entry.number) == nil else {
+                return .failure(DecodeError(offset: 0, detail: "stream number \(entry.number) appears twice"))
             }
             table.insert(entry)
         }

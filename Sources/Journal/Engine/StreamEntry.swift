@@ -117,6 +117,14 @@ struct StreamTable: Sendable {
     mutating func apply(_ header: RecordHeader, body: UnsafeRawBufferPointer, at offset: UInt64) throws(Violation) {
         switch header.type {
         case .snapshot, .padding:
+            // FORMAT.md §4 and §6: journal records point at no stream record, and padding is
+            // zero bytes. Every writer writes them so; a record otherwise is not one of ours.
+            guard header.chunkIndex == 0, header.previous == 0 else {
+                throw Violation(detail: "a \(header.type) record must have chunk index 0 and no previous record")
+            }
+            if header.type == .padding && body.contains(where: { $0 != 0 }) {
+                throw Violation(detail: "a padding record's body must be zero bytes")
+            }
             return
         case .streamOpen:
             guard header.stream > highestNumber else {
@@ -125,6 +133,12 @@ struct StreamTable: Sendable {
             }
             guard header.chunkIndex == 0, header.previous == 0 else {
                 throw Violation(detail: "a stream-open record must have chunk index 0 and no previous record")
+            }
+            // The writer refuses more (`metadataTooLarge`), so a longer body is not one it wrote.
+            guard body.count <= StreamOpenBody.maxMetadataBytes else {
+                throw Violation(
+                    detail:
+                        "stream-open body of \(body.count) bytes, over the limit of \(StreamOpenBody.maxMetadataBytes)")
             }
             let decoded: StreamOpenBody
             do { decoded = try StreamOpenBody.decode(body) } catch {
@@ -148,6 +162,9 @@ struct StreamTable: Sendable {
                     detail: "record for stream number \(header.stream), which was never opened or was deleted")
             }
             let entry = entries[slot]
+            guard header.type != .deleted || body.isEmpty else {
+                throw Violation(detail: "a deleted record's body must be empty, found \(body.count) bytes")
+            }
             guard entry.status == .open || header.type == .deleted else {
                 throw Violation(detail: "record for stream \"\(entry.id)\" after it ended (\(entry.status))")
             }

@@ -54,7 +54,7 @@ struct SnapshotBody: Sendable {
             let number = try reader.u32()
             let statusCode = try reader.u8()
             let hasReason = try reader.u8()
-            _ = try reader.u16()
+            let reserved = try reader.u16()
             let chunkCount = try reader.u32()
             let byteCount = try reader.u64()
             let recordBytes = try reader.u64()
@@ -80,7 +80,8 @@ struct SnapshotBody: Sendable {
             var blockStarts: [UInt64] = []
             blockStarts.reserveCapacity(blockCount)
             for _ in 0..<blockCount { blockStarts.append(try reader.u64()) }
-            guard let status = StreamStatus(code: statusCode), number != 0, number <= highest,
+            guard let status = StreamStatus(code: statusCode), hasReason <= 1, reserved == 0, number != 0,
+                number <= highest,
                 StreamID.problem(with: id) == nil,
                 openOffset >= Layout.logStart, openOffset <= lastOffset, lastOffset < logEnd,
                 blockStarts.allSatisfy({ $0 > openOffset && $0 <= lastOffset })

@@ -87,6 +87,35 @@ import Testing
         #expect(client.readResponse()?.status == 201)
     }
 
+    /// A client may pipeline requests and then half-close (`SHUT_WR`): it sends nothing more
+    /// but still reads every answer. The server used to answer the first with
+    /// `Connection: close` and drop the others.
+    @Test func requestsPipelinedBeforeAHalfCloseAreAllAnswered() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"))
+        #expect(TestHTTPClient(port: server.port).request("PUT", "/streams/half")?.status == 201)
+        let client = TestHTTPClient(port: server.port)
+        client.send(
+            "POST /streams/half/chunks HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nc0"
+                + "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\nGET /streams/half HTTP/1.1\r\nHost: h\r\n\r\n")
+        client.finishSending()
+        #expect(try #require(client.readResponse(), "no answer to the append").status == 201)
+        #expect(try #require(client.readResponse(), "the second request was dropped").status == 200)
+        let info = try #require(client.readResponse(), "the third request was dropped")
+        #expect(info.field("chunkCount") == "1")
+        #expect(client.waitForClose())
+
+        // A request cut short by the half-close can never complete: the complete ones before
+        // it are answered, then the connection closes without a word about it.
+        let cut = TestHTTPClient(port: server.port)
+        cut.send("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\nGET /healthz HTTP/1.1\r\nHost: h\r\n\r\nGET /hea")
+        cut.finishSending()
+        #expect(cut.readResponse()?.status == 200)
+        #expect(cut.readResponse()?.status == 200)
+        #expect(cut.readResponse() == nil)
+        #expect(cut.closedByPeer)
+    }
+
     @Test func connectionsOverTheLimitGetA503() throws {
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--max-connections", "3"])

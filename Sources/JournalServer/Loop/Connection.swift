@@ -17,7 +17,8 @@ final class Connection {
     var readable = false
     /// Edge-triggered bookkeeping: the last send did not hit a full buffer.
     var writable = true
-    /// The peer shut down its sending side (EPOLLRDHUP): answer what is in flight, then close.
+    /// The peer shut down its sending side (EPOLLRDHUP or a read at EOF): answer every complete
+    /// request it sent, then close.
     var peerHalfClosed = false
     /// Close once `output` is written.
     var closeAfterFlush = false

@@ -37,9 +37,11 @@ extension EventLoop {
                     guard let action = readRequestBytes(connection, now: now) else { return }
                     perform(action, on: connection, now: now)
                 } else {
-                    // The peer finished sending and nothing is pending: it is done with us.
-                    if connection.peerHalfClosed { close(connection) }
-                    return
+                    // The peer finished sending and every complete request it sent has been
+                    // answered: nothing more can arrive, so a partial request never completes.
+                    guard connection.peerHalfClosed else { return }
+                    connection.machine.close()
+                    connection.closeAfterFlush = true
                 }
             case .processing, .streaming, .closing:
                 return
@@ -47,7 +49,7 @@ extension EventLoop {
         }
     }
 
-    /// One `read` fed to the state machine; nil when the connection closed or had nothing.
+    /// One `read` fed to the state machine; nil when the connection closed.
     private func readRequestBytes(_ connection: Connection, now: UInt64) -> ConnectionStateMachine.Action? {
         switch connection.socket.read(into: readBuffer) {
         case .bytes(let count):
@@ -58,10 +60,10 @@ extension EventLoop {
             connection.readable = false
             return ConnectionStateMachine.Action.none
         case .endOfFile:
+            // Not closed here: answers already queued are still written (see `service`).
             connection.readable = false
             connection.peerHalfClosed = true
-            if connection.machine.state == .idle || connection.machine.state == .receiving { close(connection) }
-            return nil
+            return ConnectionStateMachine.Action.none
         case .failed:
             close(connection)
             return nil
@@ -126,7 +128,10 @@ extension EventLoop {
     func respond(_ response: HTTPResponse, to connection: Connection, now: UInt64) {
         guard connection.machine.state == .processing else { return }
         statistics.responsesByClass[min(max(response.status / 100, 1), 5)] += 1
-        let forceClose = shutdownDeadline != nil || connection.peerHalfClosed
+        // A half-closed peer may have pipelined more complete requests before its FIN; each
+        // is answered, and only the answer with nothing buffered behind it says close.
+        let lastFromPeer = connection.peerHalfClosed && connection.machine.bufferedInput == 0
+        let forceClose = shutdownDeadline != nil || lastFromPeer
         let (bytes, close) = connection.machine.respond(response, now: now, forceClose: forceClose)
         send(bytes, to: connection)
         if close { connection.closeAfterFlush = true }

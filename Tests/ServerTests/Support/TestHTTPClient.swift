@@ -77,6 +77,10 @@ final class TestHTTPClient {
     @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
+    /// Shuts down the sending side (`SHUT_WR`): the server sees end of input, and responses
+    /// can still be read.
+    func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Sends a request with `Host` and `Content-Length`.
     func sendRequest(
         _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []

@@ -127,6 +127,36 @@ import Testing
         }
     }
 
+    /// RFC 9112 §2.2: an empty line before a request line is ignored. A request followed by
+    /// an extra CRLF used to leave the connection receiving, and the header timeout then sent
+    /// an unprompted 408 to an idle client.
+    @Test func aBlankLineAfterARequestLeavesTheConnectionIdle() {
+        var connection = machine()
+        #expect(dispatched(connection.received(Array("GET / HTTP/1.1\r\nHost: h\r\n\r\n\r\n".utf8), now: 0)) != nil)
+        _ = connection.respond(HTTPResponse(status: 204), now: 0)
+        #expect(connection.resume(now: 0) == .none)
+        #expect(connection.state == .idle)
+        #expect(connection.bufferedInput == 0)
+        #expect(connection.tick(now: 10 * Self.second) == .none, "past the header timeout")
+        #expect(connection.received(Array("\r\n".utf8), now: 11 * Self.second) == .none)
+        #expect(connection.state == .idle)
+        // Blank lines do not restart the idle clock, which ran from the response.
+        #expect(connection.tick(now: 60 * Self.second) == .close)
+    }
+
+    @Test func blankLinesAloneAreRefusedAfterTheLimit() {
+        var connection = machine()
+        for _ in 0..<HTTPLimits().maxLeadingBlankLines {
+            #expect(connection.received(Array("\r\n".utf8), now: 1) == .none)
+            #expect(connection.state == .idle)
+        }
+        guard case .fail(let response) = connection.received(Array("\r\n".utf8), now: 1) else {
+            Issue.record("expected a 400")
+            return
+        }
+        #expect(response.status == 400)
+    }
+
     @Test func expectContinueIsAnsweredOnceBeforeTheBody() throws {
         var connection = machine()
         let head = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"

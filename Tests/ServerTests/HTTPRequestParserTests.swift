@@ -85,6 +85,17 @@ import Testing
         #expect(status(parse(String(repeating: "\r\n", count: 10) + "GET / HTTP/1.1\r\n\r\n")) == 400)
     }
 
+    @Test func aBlankLineAfterARequestIsConsumedAndLeavesNothingHeld() {
+        var parser = HTTPRequestParser()
+        parser.append(Array("GET / HTTP/1.1\r\nHost: h\r\n\r\n\r\n".utf8))
+        #expect(request(parser.next()) != nil)
+        #expect(parser.next() == .incomplete)
+        #expect(!parser.hasPartialRequest)
+        #expect(parser.heldByteCount == 0)
+        parser.append(Array("\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+        #expect(request(parser.next())?.target == "/b")
+    }
+
     // MARK: Limits
 
     @Test func headerBytesOverTheLimitAre431() {

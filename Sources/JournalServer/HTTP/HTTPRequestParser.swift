@@ -153,6 +153,10 @@ struct HTTPRequestParser: Sendable {
                 if blankLines > limits.maxLeadingBlankLines {
                     throw .badRequest("too many blank lines before the request")
                 }
+                // Dropped at once: a CRLF after a request (RFC 9112 §2.2) is not the start of
+                // the next, so it must not leave the connection looking mid-request. The
+                // count persists until a request completes, so CRLFs alone stay bounded.
+                dropConsumedInput()
                 return try parseRequestLine()
             }
             head = nil
@@ -356,12 +360,7 @@ struct HTTPRequestParser: Sendable {
 
     /// Drops the consumed request and resets for the next one; pipelined bytes stay.
     private mutating func finishRequest() {
-        if cursor == buffer.count {
-            buffer = []  // releases the storage: an idle connection holds no buffer
-        } else {
-            buffer.removeSubrange(0..<cursor)
-        }
-        cursor = 0
+        dropConsumedInput()
         lineScanned = 0
         phase = .requestLine
         blankLines = 0
@@ -369,6 +368,16 @@ struct HTTPRequestParser: Sendable {
         body = []
         trailerCount = 0
         trailerBytes = 0
+    }
+
+    /// Forgets the bytes before `cursor`.
+    private mutating func dropConsumedInput() {
+        if cursor == buffer.count {
+            buffer = []  // releases the storage: an idle connection holds no buffer
+        } else {
+            buffer.removeSubrange(0..<cursor)
+        }
+        cursor = 0
     }
 
     /// Forgets chunk data already copied into `body`, so a large chunked body is not held twice.

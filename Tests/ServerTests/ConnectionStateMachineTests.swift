@@ -165,6 +165,13 @@ import Testing
         #expect(try #require(dispatched(connection.received(Array("b".utf8), now: 0))).body == Array("ab".utf8))
     }
 
+    @Test func anHttp10ExpectContinueGetsNoInterimResponse() throws {
+        var connection = machine()
+        let head = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+        #expect(connection.received(Array(head.utf8), now: 0) == .none)
+        #expect(try #require(dispatched(connection.received(Array("ab".utf8), now: 0))).body == Array("ab".utf8))
+    }
+
     @Test func aStreamingConnectionIgnoresInputAndTimeouts() {
         var connection = machine()
         _ = connection.received(Array("GET /streams/a/events HTTP/1.1\r\nHost: h\r\n\r\n".utf8), now: 0)

@@ -246,6 +246,16 @@ import Testing
         #expect(request(parser.next())?.body == Array("abc".utf8))
     }
 
+    /// RFC 9110 §10.1.1: a server MUST ignore a 100-continue expectation in HTTP/1.0.
+    @Test func expectContinueIsIgnoredInHttp10() {
+        var parser = HTTPRequestParser()
+        parser.append(Array("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n".utf8))
+        #expect(parser.next() == .incomplete)
+        #expect(parser.pendingHead?.expectsContinue == false)
+        parser.append(Array("abc".utf8))
+        #expect(request(parser.next())?.body == Array("abc".utf8))
+    }
+
     @Test func randomBytesNeverTrapAndNeverGrowPastTheLimits() {
         var generator = SystemRandomNumberGenerator()
         var limits = HTTPLimits()

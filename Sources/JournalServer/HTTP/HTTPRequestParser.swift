@@ -261,7 +261,8 @@ struct HTTPRequestParser: Sendable {
                 hosts += 1
             case "expect":
                 guard header.value.lowercased() == "100-continue" else { throw .unsupportedExpectation() }
-                head!.expectsContinue = true
+                // RFC 9110 §10.1.1: an HTTP/1.0 client may not understand a 1xx response.
+                if request.minorVersion >= 1 { head!.expectsContinue = true }
             default:
                 break
             }

@@ -73,6 +73,18 @@ import Testing
         #expect(parser.hasPartialRequest)
     }
 
+    /// RFC 9112 §3.2.2: a server MUST accept the absolute form; its path and query are used.
+    @Test(arguments: [
+        ("http://127.0.0.1:8080/streams/a?x=1", "/streams/a?x=1"),
+        ("HTTPS://example.com/healthz", "/healthz"),
+        ("http://h", "/"),
+        ("http://h?from=2", "/?from=2"),
+    ])
+    func anAbsoluteFormTargetBecomesItsPathAndQuery(_ target: (String, String)) throws {
+        let parsed = try #require(request(parse("GET \(target.0) HTTP/1.1\r\nHost: h\r\n\r\n")))
+        #expect(parsed.target == target.1)
+    }
+
     @Test func http10DefaultsToCloseAndHttp11ToKeepAlive() throws {
         #expect(try #require(request(parse("GET / HTTP/1.0\r\n\r\n"))).keepAlive == false)
         #expect(try #require(request(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"))).keepAlive)
@@ -181,7 +193,12 @@ import Testing
         "GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n",
         "G@T / HTTP/1.1\r\nHost: h\r\n\r\n",  // method not a token
         "GET relative HTTP/1.1\r\nHost: h\r\n\r\n",  // not origin form
-        "GET http://host/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET ftp://host/ HTTP/1.1\r\nHost: h\r\n\r\n",  // absolute form of another scheme
+        "GET http:/host/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET http:///streams HTTP/1.1\r\nHost: h\r\n\r\n",  // no host
+        "GET http://user@host/ HTTP/1.1\r\nHost: h\r\n\r\n",  // user information
+        "GET * HTTP/1.1\r\nHost: h\r\n\r\n",  // asterisk form is for OPTIONS only
+        "GET http://host/ HTTP/1.1\r\n\r\n",  // absolute form still needs Host in HTTP/1.1
         "GET / HTTP/1.1\nHost: h\n\n",  // bare LF
         "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",  // bare CR inside a value
         "GET / HTTP/1.1\r\nHost: h\r\nNo colon here\r\n\r\n",

@@ -116,6 +116,17 @@ import Testing
         #expect(cut.closedByPeer)
     }
 
+    /// RFC 9112 §3.2.2: a server MUST accept an absolute-form target; it used to get a 400.
+    @Test func anAbsoluteFormTargetIsServed() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"))
+        let client = TestHTTPClient(port: server.port)
+        #expect(client.request("PUT", "http://127.0.0.1:\(server.port)/streams/abs")?.status == 201)
+        let info = try #require(client.request("GET", "http://127.0.0.1:\(server.port)/streams/abs?access_token=x"))
+        #expect(info.status == 200)
+        #expect(info.field("id") == "abs")
+    }
+
     @Test func connectionsOverTheLimitGetA503() throws {
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--max-connections", "3"])

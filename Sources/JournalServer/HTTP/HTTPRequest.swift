@@ -57,7 +57,8 @@ struct HTTPHeader: Sendable, Equatable {
 struct HTTPRequest: Sendable, Equatable {
     /// The method.
     var method: HTTPMethod
-    /// The request target exactly as sent (origin form: path and query, still escaped).
+    /// The request target in origin form, path and query still escaped: as sent, or taken
+    /// from an absolute-form target (`http://host/path?query`).
     var target: String
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     var minorVersion: Int

@@ -182,14 +182,34 @@ struct HTTPRequestParser: Sendable {
         guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .badRequest("the request target is empty or contains spaces, controls or non-ASCII bytes")
         }
-        guard target.first == UInt8(ascii: "/") else {
-            throw .badRequest("the request target must be a path starting with /")
-        }
+        let path = target.first == slash ? String(decoding: target, as: UTF8.self) : try originForm(of: target)
         let version = buffer[(secondSpace + 1)..<range.upperBound]
         let minor = try parseVersion(version)
         head = HTTPRequest(
-            method: HTTPMethod(token: String(decoding: methodBytes, as: UTF8.self)),
-            target: String(decoding: target, as: UTF8.self), minorVersion: minor, headers: [], body: [])
+            method: HTTPMethod(token: String(decoding: methodBytes, as: UTF8.self)), target: path,
+            minorVersion: minor, headers: [], body: [])
+    }
+
+    /// The path and query of an absolute-form target, which a server must accept (RFC 9112
+    /// §3.2.2). Only `http` and `https` URIs name this server's resources; the authority must
+    /// be a host without user information (RFC 9110 §4.2.4). It is not compared with `Host`:
+    /// the target URI is the request target (RFC 9112 §3.3), `Host` is still required as in
+    /// every HTTP/1.1 request, and this server answers for one origin whatever the host.
+    private func originForm(of target: ArraySlice<UInt8>) throws(HTTPParseError) -> String {
+        guard let colon = target.firstIndex(of: UInt8(ascii: ":")),
+            ["http", "https"].contains(String(decoding: target[..<colon], as: UTF8.self).lowercased()),
+            target[(colon + 1)...].starts(with: [slash, slash])
+        else { throw .badRequest("the request target must be a path starting with / or an http(s) URI") }
+        let authorityStart = colon + 3
+        let authorityEnd =
+            target[authorityStart...].firstIndex { $0 == slash || $0 == UInt8(ascii: "?") } ?? target.endIndex
+        let authority = target[authorityStart..<authorityEnd]
+        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")) else {
+            throw .badRequest("an absolute request target needs a host and no user information")
+        }
+        let rest = target[authorityEnd...]
+        // An empty path is the root (RFC 9112 §3.2.1).
+        return (rest.first == slash ? "" : "/") + String(decoding: rest, as: UTF8.self)
     }
 
     private func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> Int {
@@ -427,6 +447,7 @@ struct HTTPRequestParser: Sendable {
 private let cr = UInt8(ascii: "\r")
 private let lf = UInt8(ascii: "\n")
 private let space = UInt8(ascii: " ")
+private let slash = UInt8(ascii: "/")
 private let tab = UInt8(ascii: "\t")
 
 private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

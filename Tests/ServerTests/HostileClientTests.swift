@@ -127,6 +127,26 @@ import Testing
         #expect(info.field("id") == "abs")
     }
 
+    /// RFC 9110 §9.1: HEAD is supported wherever GET is; it used to be 405 on event streams.
+    /// It gets the head a GET would, with no body and no subscription held open.
+    @Test func headOfAnEventStreamIsItsHeadAlone() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"))
+        let client = TestHTTPClient(port: server.port)
+        #expect(client.request("PUT", "/streams/h")?.status == 201)
+        let head = try #require(client.request("HEAD", "/streams/h/events"))
+        #expect(head.status == 200)
+        #expect(head.header("content-type") == "text/event-stream")
+        #expect(head.header("cache-control") == "no-cache")
+        #expect(head.header("content-length") == nil, "a GET's length is not known either")
+        #expect(head.header("connection") == "keep-alive")
+        #expect(client.request("HEAD", "/streams/nope/events")?.status == 404)
+        // The same connection answers next, so nothing followed the head.
+        let metrics = try #require(client.request("GET", "/metrics")).text
+        #expect(metrics.contains("journal_server_sse_subscribers 0"))
+        #expect(metrics.contains("journal_server_sse_subscriptions_total 0"))
+    }
+
     @Test func connectionsOverTheLimitGetA503() throws {
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--max-connections", "3"])

@@ -28,6 +28,7 @@ import Testing
         #expect(try match(.post, "/streams/s-1/cancel") == .route(.cancel(id)))
         #expect(try match(.get, "/streams/s-1/events") == .route(.events(id)))
         #expect(try match(.get, "/streams/s%2D1/events") == .route(.events(id)))
+        #expect(try match(.head, "/streams/s-1/events") == .route(.events(id)))
     }
 
     @Test func wrongMethodsAre405WithAllowAndUnknownPaths404() throws {

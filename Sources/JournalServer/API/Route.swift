@@ -29,7 +29,7 @@ enum Route: Sendable, Equatable {
     case fail(StreamID)
     /// `POST /streams/{id}/cancel`.
     case cancel(StreamID)
-    /// `GET /streams/{id}/events`.
+    /// `GET /streams/{id}/events` (and `HEAD`, which subscribes to nothing).
     case events(StreamID)
 
     /// Who may call a route.
@@ -98,8 +98,8 @@ enum Route: Sendable, Equatable {
     /// Whether the route changes the journal (runs on a worker thread).
     var isWrite: Bool { access == .write }
 
-    /// Matches `method` and decoded path `segments`. `HEAD` matches what `GET` matches,
-    /// except event streams.
+    /// Matches `method` and decoded path `segments`. `HEAD` matches what `GET` matches
+    /// (RFC 9110 §9.1).
     static func match(method: HTTPMethod, segments: [[UInt8]]) -> Match {
         let get = method == .get || method == .head
         func only(_ allowed: [String], _ route: @autoclosure () -> Route?) -> Match {
@@ -136,7 +136,7 @@ enum Route: Sendable, Equatable {
             case "complete": return only(["POST"], .complete(id))
             case "fail": return only(["POST"], .fail(id))
             case "cancel": return only(["POST"], .cancel(id))
-            case "events": return method == .get ? .route(.events(id)) : .methodNotAllowed(allow: ["GET"])
+            case "events": return get ? .route(.events(id)) : .methodNotAllowed(allow: ["GET"])
             default: return .notFound
             }
         default:

@@ -110,7 +110,8 @@ extension ServerAPI {
     /// `GET /streams/{id}/events`: decides where the event stream starts. The
     /// `Last-Event-ID` header wins (a browser's reconnect sends it while the URL keeps its
     /// first query), then `?lastEventId=K`, then `?from=K` (first index wanted). A client that
-    /// already has the last chunk of an ended stream gets 204 so its EventSource stops.
+    /// already has the last chunk of an ended stream gets 204 so its EventSource stops. A
+    /// HEAD gets the head a GET would and no subscription: there is no body to hold open.
     func subscribe(_ id: StreamID, request: HTTPRequest, target: RequestTarget) -> APIOutcome {
         let info: StreamInfo
         do {
@@ -129,6 +130,7 @@ extension ServerAPI {
             case .failure(let problem): return .respond(problem.response)
             }
         }
+        if request.method == .head && resume != .alreadyEnded { return .respond(.eventStream) }
         switch resume {
         case .from(let start):
             return .subscribe(SubscriptionPlan(stream: id, start: start, reset: nil))

@@ -11,6 +11,19 @@ struct HTTPResponse: Sendable, Equatable {
     var contentType: String?
     /// The body bytes.
     var body: [UInt8] = []
+    /// The content's length is not known when the head is sent (an event stream, ended by the
+    /// connection's close): no `Content-Length`, whose value for a HEAD would have to be the
+    /// length a GET sends (RFC 9110 §8.6).
+    var lengthUnknown = false
+
+    /// The head of an event stream. Its body is delimited by the connection's close (no
+    /// chunked framing to pay for on each event), so a GET sends it with `keepAlive: false`.
+    static let eventStream = HTTPResponse(
+        status: 200,
+        headers: [
+            HTTPHeader(name: "Cache-Control", value: "no-cache"), HTTPHeader(name: "X-Accel-Buffering", value: "no"),
+        ],
+        contentType: "text/event-stream", lengthUnknown: true)
 
     /// A response with a JSON body.
     static func json(_ status: Int, _ body: [UInt8], headers: [HTTPHeader] = []) -> HTTPResponse {
@@ -53,7 +66,7 @@ struct HTTPResponse: Sendable, Equatable {
             out.append(contentsOf: "\r\n".utf8)
         }
         // 1xx and 204 never carry Content-Length (RFC 9110 §8.6).
-        if status >= 200 && status != 204 && status != 304 {
+        if status >= 200 && status != 204 && status != 304 && !lengthUnknown {
             out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
         }
         out.append(contentsOf: (keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n").utf8)

@@ -4,11 +4,8 @@ import Journal
 /// shared encoding in slices between the loop's other work, letting lagging subscribers catch
 /// up from the journal as their sockets drain, and ending them.
 extension EventLoop {
-    /// Response head of every event stream. The body is delimited by the connection's close
-    /// (no chunked framing to pay for on each event).
-    static let eventStreamHead = Array(
-        ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-            + "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n").utf8)
+    /// Response head of every event stream; a HEAD of one gets the same fields.
+    static let eventStreamHead = HTTPResponse.eventStream.serialized(keepAlive: false)
 
     /// Subscribers served per loop iteration across all busy hubs: small enough that a
     /// producer's acknowledgement is never stuck behind a fan-out to thousands, large enough

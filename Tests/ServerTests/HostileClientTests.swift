@@ -59,6 +59,23 @@ import Testing
         #expect(client.request("GET", "/healthz")?.status == 200, "the connection is still usable")
     }
 
+    /// 65,536 metadata keys (906 KB of JSON, under the body limit) or one key over 65,535
+    /// bytes killed the server: the library's encoder trapped before its size check ran.
+    @Test func metadataTheFormatCannotHoldIs413AndTheServerStaysUp() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"))
+        let client = TestHTTPClient(port: server.port)
+        let manyKeys = "{\"metadata\":{" + (0..<65_536).map { "\"k\($0)\":\"\"" }.joined(separator: ",") + "}}"
+        let longKey = "{\"metadata\":{\"" + String(repeating: "k", count: 70_000) + "\":\"v\"}}"
+        for body in [manyKeys, longKey] {
+            let response = try #require(client.request("PUT", "/streams/m1", text: body))
+            #expect(response.status == 413)
+            #expect(response.field("code") == "metadata_too_large")
+        }
+        #expect(client.request("GET", "/healthz")?.status == 200, "the server is still running")
+        #expect(client.request("GET", "/streams/m1")?.status == 404)
+    }
+
     @Test func keepAlivePipeliningAndChunkedBodies() throws {
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), Self.limits)

@@ -298,10 +298,12 @@ extension EventLoop {
                 connection.subscription = subscription
                 statistics.eventsSent += events
                 statistics.sseBytesSent += bytes
-            } catch .unknownStream {
+            } catch .unknownStream, .indexOutOfRange {
                 // Deleted before the hub's watch saw it: end with the same `deleted` event a
                 // subscriber gets when the watch is first. (Closing without an end event
                 // here failed the soak test once: a resumer saw its stream vanish silently.)
+                // An index beyond the stream under this id means the same: this stream had
+                // at least `next` chunks, so the id names a newer, shorter one.
                 retire(hub)
                 continue
             } catch {

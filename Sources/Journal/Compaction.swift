@@ -92,7 +92,9 @@ extension Journal {
     /// finished streams `policy` (default: the journal's `JournalOptions.retention`) drops.
     /// Appends and readers keep running; appends wait only for the final swap. Stream ids
     /// and chunk indices never change, so SSE `Last-Event-ID`s stay valid. With `dryRun` it
-    /// only reports what would be dropped. `progress` is called from this thread.
+    /// only reports what would be dropped. `progress` is called from this thread, never with
+    /// the journal locked: it may call the journal (the swap's short pause of appends starts
+    /// after its `.swapping` call returns).
     @discardableResult
     public func compact(
         policy: RetentionPolicy? = nil, dryRun: Bool = false,

@@ -259,6 +259,10 @@ extension Journal {
         case .chunk(let id, let index, _, let bytes):
             return try append(bytes, to: id, at: index) == .appended ? .applied : .alreadyPresent
         case .end(let id, let status, let reason, let chunkCount, _):
+            // The JSON reader never builds one; a record built by hand trapped in `finish`.
+            guard status.isFinished else {
+                throw ExportFormatError(detail: "an end record for \"\(id)\" needs a finished status, not \(status)")
+            }
             let current = try info(id)
             if current.status == .open {
                 guard current.chunkCount == chunkCount else {

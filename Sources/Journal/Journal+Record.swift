@@ -43,10 +43,23 @@ extension Journal {
             try await end(stream, .cancelled, reason: "the producing task was cancelled")
             throw CancellationError()
         } catch {
-            try await end(stream, .failed, reason: String(describing: error))
+            try await end(stream, .failed, reason: Journal.clipped(String(describing: error)))
             throw error
         }
         return try info(stream)
+    }
+
+    /// `text` cut at a character boundary to fit `maxReasonBytes`, saying so: an error's
+    /// description can be anything, and the stream must end whatever it is.
+    static func clipped(_ text: String) -> String {
+        if text.utf8.count <= maxReasonBytes { return text }
+        let note = " [cut to \(maxReasonBytes) bytes from \(text.utf8.count)]"
+        var kept = Substring(text)
+        // Whole characters from the end until the rest and the note fit.
+        while kept.utf8.count + note.utf8.count > maxReasonBytes {
+            kept = kept.dropLast(max(1, (kept.utf8.count + note.utf8.count - maxReasonBytes) / 4))
+        }
+        return kept + note
     }
 
     /// Writes the terminal record and waits for it without blocking a thread.

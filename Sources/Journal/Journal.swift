@@ -21,6 +21,12 @@ public final class Journal: Sendable {
     /// §4). Appending more throws `streamFull`.
     public static let maxChunksPerStream = Int(UInt32.max)
 
+    /// The longest reason a stream can end with, in UTF-8 bytes (1 MiB). Longer ones throw
+    /// `reasonTooLarge`; `record` cuts an error's description to fit. Independent of
+    /// `JournalOptions.maxChunkSize`, which used to limit reasons too: a small chunk limit
+    /// then refused the journal's own reasons, and a writable open after a crash failed.
+    public static let maxReasonBytes = 1 << 20
+
     /// Opens the journal at `path` for writing, creating it unless
     /// `options.createIfMissing` is false, and recovers it: a torn tail is dropped, and
     /// streams left open are handled as `options.openStreams` says.

@@ -16,6 +16,8 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     case chunkTooLarge(size: Int, limit: Int)
     /// Stream metadata over the format's limit.
     case metadataTooLarge(size: Int, limit: Int)
+    /// A reason over `Journal.maxReasonBytes`; the stream was not ended.
+    case reasonTooLarge(size: Int, limit: Int)
     /// An idempotent append named an index that holds different bytes.
     case chunkConflict(StreamID, index: Int)
     /// An idempotent append named an index beyond the next one.
@@ -53,6 +55,7 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidStreamID: return "invalid_stream_id"
         case .chunkTooLarge: return "chunk_too_large"
         case .metadataTooLarge: return "metadata_too_large"
+        case .reasonTooLarge: return "reason_too_large"
         case .chunkConflict: return "chunk_conflict"
         case .indexGap: return "index_gap"
         case .indexOutOfRange: return "index_out_of_range"
@@ -85,6 +88,9 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .chunkTooLarge(let size, let limit):
             return
                 "chunk of \(size) bytes exceeds the maximum of \(limit) bytes; nothing was stored; split it, or raise the limit (JournalOptions.maxChunkSize, journal-server --max-chunk-bytes)"
+        case .reasonTooLarge(let size, let limit):
+            return
+                "a reason of \(size) bytes exceeds the maximum of \(limit) bytes; the stream is still open; end it with a shorter reason"
         case .metadataTooLarge(let size, let limit):
             return
                 "stream metadata encodes to \(size) bytes (the id, keys and values with their length fields), over the maximum of \(limit) bytes; no stream was created; keep large values elsewhere and store a reference"

@@ -5,8 +5,8 @@ public enum Durability: Sendable, Equatable {
     /// No explicit sync: the kernel writes pages back on its own schedule (about 30 s on
     /// Linux by default). A power loss may lose any append since the last snapshot.
     case none
-    /// A background thread calls `fdatasync` at this interval when anything changed. A power
-    /// loss loses at most about one interval of acknowledged appends.
+    /// A background thread calls `fdatasync` at this interval (at least 1 ms) when anything
+    /// changed. A power loss loses at most about one interval of acknowledged appends.
     case interval(Duration)
     /// Every append, create and finish returns only after an `fdatasync` covering it.
     /// Concurrent callers share one `fdatasync` (group commit). Nothing acknowledged is lost.
@@ -19,7 +19,8 @@ public enum OpenStreamPolicy: Sendable, Equatable {
     case interrupt
     /// Keep them open for producers that live elsewhere and come back (HTTP clients of a
     /// server); end a stream as interrupted once it has had no append for `staleAfter`,
-    /// checked at open and while the journal runs.
+    /// checked at open and while the journal runs. A `staleAfter` of zero or less makes
+    /// every open stream stale at the next check (within a second), new ones included.
     case keepOpen(staleAfter: Duration)
 }
 

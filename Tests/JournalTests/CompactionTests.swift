@@ -450,6 +450,9 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try journal.compact(policy: .keepEverything) { progress in
             phases.lock.withLock { phases.seen.append(progress.phase) }
             #expect(progress.bytesRead <= progress.bytesTotal)
+            // The callback may use the journal: the swapping call came with the journal
+            // locked, and this waited for the lock forever.
+            #expect(((try? journal.streams().count) ?? 0) > 0)
         }
         #expect(phases.seen.first == .copying && phases.seen.last == .swapping)
         journal.engine.lock.withLock { journal.engine.compacting = true }
@@ -462,6 +465,53 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
 }
 
 @Suite struct AutoCompactionTests {
+    /// The check counted the current snapshot as dead (`deadBytes` counts it live); every
+    /// compaction writes a snapshot, so with thresholds at or below its size an idle journal
+    /// was compacted again at every check (19 times in 4 s), and thresholds of zero compacted
+    /// back to back on a full core.
+    @Test func anIdleJournalIsNotWorthCompactingAgain() throws {
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: TestDirectory().file("idle.sj"), options: options)
+        let kept = try journal.createStream(StreamID("kept"))
+        try journal.append("x", to: kept)
+        var eager = AutoCompaction()
+        eager.minDeadBytes = 1
+        eager.minDeadFraction = 0
+        var zero = eager
+        zero.minDeadBytes = 0
+        let now = Clock.wallMicroseconds()
+        for thresholds in [eager, zero] {
+            #expect(!journal.engine.compactionWorthIt(thresholds, now: now), "nothing is dead yet")
+        }
+        try journal.writeSnapshot()
+        #expect(journal.deadBytes == 0)
+        #expect(!journal.engine.compactionWorthIt(eager, now: now), "the current snapshot is live")
+        try journal.compact(policy: .keepEverything)
+        for thresholds in [eager, zero] {
+            #expect(!journal.engine.compactionWorthIt(thresholds, now: now), "a compaction leaves nothing dead")
+        }
+        let gone = try journal.createStream(StreamID("gone"))
+        try journal.deleteStream(gone)
+        #expect(journal.engine.compactionWorthIt(eager, now: now))
+        try journal.close()
+    }
+
+    /// `Durability.interval` had a floor of a microsecond: zero, a negative or a tiny
+    /// interval woke the maintenance thread nearly without pause on an idle journal.
+    @Test func theSyncIntervalIsAtLeastAMillisecond() throws {
+        let directory = TestDirectory()
+        for (n, (interval, expected)) in [
+            (Duration.zero, 1_000_000), (.seconds(-5), 1_000_000), (.nanoseconds(1), 1_000_000),
+            (.milliseconds(100), 100_000_000),
+        ].enumerated() {
+            let journal = try Journal(
+                path: directory.file("sync-\(n).sj"), options: JournalOptions(durability: .interval(interval)))
+            #expect(journal.engine.syncIntervalNanoseconds == UInt64(expected), "\(interval)")
+            try journal.close()
+        }
+    }
+
     @Test func theJournalCompactsByItselfOnceDeadBytesPassTheThresholds() throws {
         var options = JournalOptions(durability: .none)
         var auto = AutoCompaction()

@@ -491,6 +491,37 @@ func untilSomeoneWaits(on journal: Journal) async {
         try journal.close()
     }
 
+    /// An error whose description is over `maxReasonBytes` still fails the stream, with the
+    /// description cut at a character boundary and a note saying so (an over-long reason was
+    /// refused, and the stream stayed open: the "stuck streaming" this call exists to end).
+    /// The chunk limit no longer applies to reasons: with a 16-byte one, the producing task's
+    /// cancellation threw chunkTooLarge and left the stream open.
+    @Test func recordingEndsTheStreamWhateverTheReasonsLength() async throws {
+        var options = JournalOptions(durability: .none)
+        options.maxChunkSize = 16
+        let journal = try Journal(path: TestDirectory().file("reason.sj"), options: options)
+        struct Verbose: Error, CustomStringConvertible {
+            var description: String { String(repeating: "é", count: Journal.maxReasonBytes) }
+        }
+        let broken = try journal.createStream()
+        let failing = AsyncThrowingStream<String, Error> { $0.finish(throwing: Verbose()) }
+        await #expect(throws: Verbose.self) { try await journal.record(failing, into: broken) }
+        let info = try journal.info(broken)
+        #expect(info.status == .failed)
+        let reason = try #require(info.reason)
+        #expect(reason.utf8.count <= Journal.maxReasonBytes)
+        #expect(reason.hasPrefix("éé") && reason.hasSuffix("[cut to 1048576 bytes from 2097152]"))
+
+        let stopped = try journal.createStream()
+        let (endless, _) = AsyncStream<String>.makeStream()
+        let producer = Task { try await journal.record(endless, into: stopped) }
+        producer.cancel()
+        await #expect(throws: CancellationError.self) { try await producer.value }
+        #expect(try journal.info(stopped).status == .cancelled)
+        #expect(try journal.info(stopped).reason == "the producing task was cancelled")
+        try journal.close()
+    }
+
     @Test func resumePointsHonourLastEventIDExactly() {
         let open = StreamInfo(
             id: StreamID(trusted: "s"), status: .open, chunkCount: 10, byteCount: 0, createdAt: 0, updatedAt: 0,

@@ -189,6 +189,58 @@ import Testing
         #expect(table[0].chunkCount == UInt32.max)
     }
 
+    /// Reasons had the chunk limit: with `maxChunkSize` 16 the journal refused its own
+    /// 72-byte interrupt reason, so a writable open with a stream left open failed (a server
+    /// started with a small --max-chunk-bytes could not start after a crash), and a reason was
+    /// reported as a chunk that is too large. Reasons now have their own limit.
+    @Test func reasonsHaveTheirOwnLimitAndTheJournalsOwnAlwaysFit() throws {
+        let path = TestDirectory().file("limits.sj")
+        var options = JournalOptions(durability: .none)
+        options.maxChunkSize = 16
+        let journal = try Journal(path: path, options: options)
+        let left = try journal.createStream(StreamID("left-open"))
+        try journal.close()
+
+        let reopened = try Journal(path: path, options: options)
+        #expect(try reopened.info(left).status == .interrupted)
+        let failed = try reopened.createStream(StreamID("failed"))
+        let long = String(repeating: "r", count: 100)
+        try reopened.fail(failed, reason: long)
+        #expect(try reopened.info(failed).reason == long)
+        let open = try reopened.createStream()
+        let tooLong = String(repeating: "r", count: Journal.maxReasonBytes + 1)
+        #expect(throws: JournalError.reasonTooLarge(size: Journal.maxReasonBytes + 1, limit: Journal.maxReasonBytes)) {
+            try reopened.cancel(open, reason: tooLong)
+        }
+        #expect(try reopened.info(open).status == .open)
+        #expect(JournalError.reasonTooLarge(size: 2, limit: 1).description.contains("still open"))
+        try reopened.close()
+    }
+
+    /// Every reading entry point opened its path with a plain `open(2)`, which for a FIFO
+    /// waits for a writer: given one, they hung for good. Each now says it is no journal.
+    @Test func aFIFOIsRefusedNotWaitedOn() throws {
+        let path = TestDirectory().file("fifo.sj")
+        #expect(mkfifo(path, 0o600) == 0)
+        #expect(throws: JournalError.self) { try Journal.openReadOnly(path: path) }
+        #expect(throws: JournalError.self) { try Journal.verify(path: path) }
+        #expect(throws: JournalError.self) { try Journal.dump(path: path) { _ in true } }
+        #expect(throws: JournalError.self) { try Journal.repair(path: path, dryRun: true) }
+        #expect(throws: JournalError.self) { try Journal(path: path) }
+    }
+
+    /// An end record with status `.open`, which the JSON reader never builds but a caller
+    /// can, trapped in `finish`'s precondition instead of being refused.
+    @Test func importingAnEndRecordWithoutAFinishedStatusIsAFormatError() throws {
+        let journal = try Journal(path: TestDirectory().file("import.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        #expect(throws: ExportFormatError.self) {
+            try journal.importRecord(.end(id, status: .open, reason: nil, chunkCount: 0, timestamp: 0))
+        }
+        #expect(try journal.info(id).status == .open)
+        try journal.close()
+    }
+
     @Test func badInputsGiveTypedErrorsThatExplainThemselves() throws {
         var options = JournalOptions()
         options.maxChunkSize = 16

@@ -137,14 +137,20 @@ extension JournalEngine {
         try io("fdatasync (compaction)") { () throws(Errno) in try newFD.dataSync() }
         Failpoint.hit("compact-after-catch-up")
 
+        // Reported before the pause, never under the lock: a callback that asked the journal
+        // anything (an info for a progress line) waited for the lock this thread held, and
+        // every appender waited behind it, for good.
+        let swapEnd = lock.withLock { end }
+        progress?(
+            CompactionProgress(
+                phase: .swapping, bytesRead: swapEnd - Layout.logStart, bytesTotal: swapEnd - Layout.logStart))
+
         // The pause: appends wait from here to the swap.
         lock.lock()
         let pauseStarted = Clock.monotonicNanoseconds()
         defer { lock.unlock() }
         try checkWritable()
         while syncInFlight { lock.wait() }
-        progress?(
-            CompactionProgress(phase: .swapping, bytesRead: end - Layout.logStart, bytesTotal: end - Layout.logStart))
         _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, to: end, maxGeneration: generation)
         let (snapshotOffset, snapshotLength) = try writer.appendSnapshot(
             generation: generation, limit: options.snapshotBodyLimit)

@@ -60,22 +60,34 @@ extension JournalEngine {
     func compactIfWorthIt() {
         guard let auto = options.autoCompaction else { return }
         let now = Clock.wallMicroseconds()
-        let worthIt: Bool = lock.withLock {
-            let log = end - Layout.logStart
-            let (keep, _) = planRetention(options.retention, now: now)
-            let live = table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
-            let dead = log > live ? log - live : 0
-            return dead >= auto.minDeadBytes && Double(dead) >= auto.minDeadFraction * Double(max(log, 1))
-        }
-        if worthIt {
+        if compactionWorthIt(auto, now: now) {
             // Failures poison the handle or are transient (busy); the next check tries again.
             _ = try? compact(policy: options.retention, dryRun: false, now: now, progress: nil)
         }
     }
 
-    private var syncIntervalNanoseconds: UInt64? {
+    /// Whether dead bytes pass both thresholds of `auto`. The current snapshot counts as
+    /// live, as in `deadBytes`: a compaction writes one again, so counting it dead made
+    /// thresholds at or below a snapshot's size compact an idle journal over and over (and
+    /// thresholds of zero, back to back on a full core). Nothing dead is never worth it.
+    func compactionWorthIt(_ auto: AutoCompaction, now: Int64) -> Bool {
+        lock.withLock {
+            let log = end - Layout.logStart
+            let (keep, _) = planRetention(options.retention, now: now)
+            let live =
+                table.live.filter { keep.contains($0.number) }.reduce(header.snapshotLength) { $0 + $1.recordBytes }
+            let dead = log > live ? log - live : 0
+            return dead > 0 && dead >= auto.minDeadBytes
+                && Double(dead) >= auto.minDeadFraction * Double(max(log, 1))
+        }
+    }
+
+    /// The sync interval of `Durability.interval`, at least a millisecond: shorter ones
+    /// (zero, negative, a microsecond) woke this thread nearly without pause on an idle
+    /// journal, about a third of a core.
+    var syncIntervalNanoseconds: UInt64? {
         guard case .interval(let interval) = options.durability else { return nil }
-        return Self.intervalNanoseconds(interval, atLeastMicroseconds: 1)
+        return Self.intervalNanoseconds(interval, atLeastMicroseconds: 1000)
     }
 
     private func maintenanceLoop() {

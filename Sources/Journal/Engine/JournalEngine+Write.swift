@@ -226,8 +226,8 @@ extension JournalEngine {
     {
         let type = RecordType(terminal: status)!
         let body = Array((reason ?? "").utf8)
-        if body.count > options.maxChunkSize {
-            throw .chunkTooLarge(size: body.count, limit: options.maxChunkSize)
+        if body.count > Journal.maxReasonBytes {
+            throw .reasonTooLarge(size: body.count, limit: Journal.maxReasonBytes)
         }
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()

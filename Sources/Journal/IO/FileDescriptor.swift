@@ -20,13 +20,19 @@ struct FileDescriptor: Sendable {
     }
 
     /// `open(2)` of an existing file, with `O_CLOEXEC`.
+    ///
+    /// Opened with `O_NONBLOCK`, cleared at once: opening a FIFO for reading waits for a
+    /// writer, so `verify`, `dump` or a read-only open given one hung for good instead of
+    /// reaching the callers' regular-file check. Regular files ignore the flag either way.
     static func open(_ path: String, _ access: Access, interposer: (any IOInterposer)? = nil) throws(Errno)
         -> FileDescriptor
     {
-        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
+        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK
         try interposer?.willPerform(.open(path: path), descriptor: -1)
         let fd = try retryingOnInterrupt { cj_open(path, flags, 0) }
         interposer?.didPerform(.open(path: path), descriptor: fd)
+        let status = fcntl(fd, F_GETFL)
+        if status >= 0 { _ = fcntl(fd, F_SETFL, status & ~O_NONBLOCK) }
         return FileDescriptor(rawValue: fd, interposer: interposer)
     }
 

@@ -16,7 +16,8 @@ public enum Base64 {
 
     private static let pad = UInt8(ascii: "=")
 
-    /// The encoded length, so callers can size their buffer once.
+    /// The encoded length, so callers can size their buffer once. `count` is a buffer's
+    /// length: from 0 to `Int.max / 4 * 3` (any buffer that fits in memory).
     public static func encodedCount(_ count: Int) -> Int { (count + 2) / 3 * 4 }
 
     /// Appends the encoding of `bytes` to `out` in one resize (no intermediate buffers).

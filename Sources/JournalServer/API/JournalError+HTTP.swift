@@ -12,7 +12,7 @@ extension JournalError {
         case "unknown_stream": return 404
         case "stream_finished", "duplicate_stream", "chunk_conflict", "index_gap", "stream_full": return 409
         case "invalid_stream_id", "index_out_of_range": return 400
-        case "chunk_too_large", "metadata_too_large": return 413
+        case "chunk_too_large", "metadata_too_large", "reason_too_large": return 413
         case "locked", "poisoned", "read_only", "closed", "busy": return 503
         case "io":
             if case .io(_, _, let errno) = self, errno.rawValue == ENOSPC || errno.rawValue == EDQUOT { return 507 }
@@ -37,7 +37,7 @@ extension JournalError {
             case .streamFinished(_, let status):
                 json.key("status")
                 json.string(status.rawValue)
-            case .chunkTooLarge(let size, let limit):
+            case .chunkTooLarge(let size, let limit), .reasonTooLarge(let size, let limit):
                 json.key("size")
                 json.int(size)
                 json.key("limit")

@@ -72,17 +72,20 @@ final class Console {
 /// A JSON value with keys kept in the order given, so output is stable for people and tests.
 indirect enum JSON {
     case string(String)
-    case integer(Int64)
+    /// An integer as its decimal text: exact for every value of every integer type, so a
+    /// damaged file's `UInt64` fields (2^63 and above, which `Int64` cannot hold) are shown
+    /// as they are instead of trapping.
+    case integer(String)
     case bool(Bool)
     case null
     case array([JSON])
     case object([(String, JSON)])
 
-    static func int<T: BinaryInteger>(_ value: T) -> JSON { .integer(Int64(value)) }
+    static func int<T: BinaryInteger>(_ value: T) -> JSON { .integer(String(value)) }
 
     static func optional(_ value: String?) -> JSON { value.map { .string($0) } ?? .null }
 
-    static func optional<T: BinaryInteger>(_ value: T?) -> JSON { value.map { .integer(Int64($0)) } ?? .null }
+    static func optional<T: BinaryInteger>(_ value: T?) -> JSON { value.map { int($0) } ?? .null }
 
     /// Compact, on one line.
     var text: String {
@@ -94,7 +97,7 @@ indirect enum JSON {
     private func write(into out: inout String) {
         switch self {
         case .string(let value): JSON.quote(value, into: &out)
-        case .integer(let value): out += String(value)
+        case .integer(let digits): out += digits
         case .bool(let value): out += value ? "true" : "false"
         case .null: out += "null"
         case .array(let items):

@@ -83,6 +83,14 @@ enum Fixture {
         close(fd)
     }
 
+    /// Overwrites the bytes at `offset` of the file at `file` (the prepared journal by default).
+    func patch(at offset: UInt64, _ bytes: [UInt8], file: String? = nil) {
+        let fd = open(file ?? path, O_RDWR)
+        precondition(fd >= 0)
+        precondition(pwrite(fd, bytes, bytes.count, off_t(offset)) == bytes.count)
+        close(fd)
+    }
+
     // MARK: list
 
     @Test func listShowsEveryStreamWithStatusCountsBytesAndAge() throws {
@@ -624,6 +632,29 @@ enum Fixture {
         let folder = run(["--file", directory.path, "list"])
         #expect(folder.status == 1)
         #expect(folder.stderr.contains("is a directory; name the journal file itself"), "\(folder.stderr)")
+    }
+
+    @Test func jsonShowsUInt64FieldsAbove2To63Exactly() throws {
+        try Fixture.prepare(path)
+        let offset = try recordOffset("chat-1", type: "chunk", index: 1)
+        patch(at: offset + 32, [UInt8](repeating: 0xFF, count: 8))  // the record's `previous`
+        let dump = cli("dump", "-o", "json")
+        #expect(dump.status == 0, "\(dump.stderr)")
+        #expect(dump.lines.count == 18, "as many entries as the text dump: \(dump.lines)")
+        for line in dump.lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
+        }
+        let damaged = try #require(dump.lines.first { $0.hasPrefix(#"{"offset":\#(offset),"#) })
+        #expect(damaged.contains(#""previous":18446744073709551615,"#), "\(damaged)")
+
+        // A current header slot whose sequence is 2^63 (both slots valid, FORMAT.md §3).
+        let crafted = directory.file("sequence.sj")
+        CraftedJournal.write(crafted, sequences: (1 << 63 - 1, 1 << 63), records: [])
+        let info = run(["--file", crafted, "info", "-o", "json"])
+        #expect(info.status == 0, "\(info.stderr)")
+        #expect((try? JSONSerialization.jsonObject(with: Data(info.stdoutBytes))) != nil, "\(info.stdout)")
+        #expect(info.stdout.contains(#""sequence":9223372036854775808,"#), "\(info.stdout)")
+        #expect(info.stdout.contains(#""sequence":9223372036854775807,"#), "\(info.stdout)")
     }
 
     // MARK: export and import

@@ -7,7 +7,8 @@ enum ListCommand: Command {
     static let usage = "list [--status STATUS] [--since TIME] [--sort KEY] [-r] [-o text|json]"
     static let details = """
         Streams are listed in creation order unless --sort says otherwise. AGE is the time since
-        the stream was opened, LAST the time since its latest record. With -o json, one object per
+        the stream was opened, LAST the time since its latest record ('-' for a time too far back
+        to count, which only a damaged or hand-made file holds). With -o json, one object per
         line: id, status, chunks, bytes, createdAt, updatedAt, finishedAt (microseconds since the
         Unix epoch), reason and metadata.
 

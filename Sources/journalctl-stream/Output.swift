@@ -155,9 +155,14 @@ enum Show {
         return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 
-    /// How long ago, in the largest whole unit: `45s`, `12m`, `3h`, `2d`.
+    /// How long ago, in the largest whole unit: `45s`, `12m`, `3h`, `2d`. A time in the
+    /// future (another machine's clock) is `0s`; one so far back that the difference does not
+    /// fit in 64 bits of microseconds is `-`: the timestamp comes from the file, and a file
+    /// `verify` accepts may hold any value.
     static func age(since micros: Int64, now: Int64) -> String {
-        let seconds = max(0, (now - micros) / 1_000_000)
+        let (elapsed, overflow) = now.subtractingReportingOverflow(micros)
+        if overflow { return "-" }
+        let seconds = max(0, elapsed / 1_000_000)
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m" }
         if seconds < 86400 { return "\(seconds / 3600)h" }

@@ -133,6 +133,20 @@ enum Fixture {
         #expect(cli("list", "--since", "@0", "--status", "open", "-o", "json").lines.count == 1)
     }
 
+    @Test func listShowsADashForAnAgeTooFarBackToCount() throws {
+        // A stream-open timestamp of Int64.min: valid to verify, and now minus it overflows.
+        let open = CraftedJournal.record(
+            type: 1, stream: 1, timestamp: .min, body: CraftedJournal.openBody("ancient"))
+        CraftedJournal.write(path, records: [open])
+        #expect(cli("verify").status == 0)
+        let result = cli("list")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.lines.count == 3, "\(result.lines)")
+        #expect(
+            result.lines.dropFirst().first?.wholeMatch(of: #/ancient +open +0 +0 B +- +-/#) != nil, "\(result.lines)")
+        #expect(try json(cli("list", "-o", "json").stdout)["createdAt"] as? Int == Int(Int64.min))
+    }
+
     // MARK: show
 
     @Test func showTextConcatenatesPayloadsAndSaysHowTheStreamEnded() throws {

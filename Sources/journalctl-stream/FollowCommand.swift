@@ -8,10 +8,11 @@ enum FollowCommand: Command {
     static let details = """
         Runs until Ctrl-C (exit 0), showing what writers commit, from other processes too. Text
         lines are: time, event (open, chunk, end), stream id, then the metadata, the chunk's index,
-        size and a preview, or the status and reason. With -o json, one object per line in the
-        shapes of `export` ({"event":"open",...}, chunk lines, {"event":"end",...}), plus
-        {"event":"deleted","stream","timestamp"} when a stream is deleted. Times are the records'
-        own, so a replay (--beginning) shows when things happened.
+        size and a preview, or the status and reason. Control characters and backslashes in these
+        are escaped (\\n, \\u{1b}, \\\\), on a terminal or not, so every event is one line. With -o
+        json, one object per line in the shapes of `export` ({"event":"open",...}, chunk lines,
+        {"event":"end",...}), plus {"event":"deleted","stream","timestamp"} when a stream is
+        deleted. Times are the records' own, so a replay (--beginning) shows when things happened.
 
         """
 
@@ -72,7 +73,8 @@ enum FollowCommand: Command {
         let time = terminal.paint(Show.timestamp(event.timestamp), .dim)
         switch event {
         case .streamOpened(let id, let metadata, _):
-            let pairs = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
+            let pairs = metadata.keys.sorted().map { "\(Show.escaped($0))=\(Show.escaped(metadata[$0]!))" }
+                .joined(separator: " ")
             return "\(time) \(terminal.paint("open ", .cyan)) \(id)" + (pairs.isEmpty ? "" : " \(pairs)")
         case .chunkAppended(let id, let chunk):
             let preview = chunk.withUnsafeBytes { Show.preview($0) }
@@ -81,7 +83,7 @@ enum FollowCommand: Command {
             return "\(time) \(terminal.paint("del  ", .red)) \(id) deleted"
         case .streamFinished(let id, let status, let reason, _, _):
             return "\(time) \(terminal.paint("end  ", .bold)) \(id) "
-                + terminal.paint(status: status.rawValue) + (reason.map { ": \($0)" } ?? "")
+                + terminal.paint(status: status.rawValue) + (reason.map { ": \(Show.escaped($0))" } ?? "")
         }
     }
 }

@@ -269,10 +269,20 @@ enum Show {
         return seconds * 1_000_000
     }
 
-    /// A chunk payload for one line of text: at most `limit` characters, control characters
-    /// escaped, or a note for bytes that are not UTF-8.
+    /// A chunk payload for one line of text: at most `limit` characters, quoted, escaped as
+    /// `escaped` does, or a note for bytes that are not UTF-8.
     static func preview(_ bytes: UnsafeRawBufferPointer, limit: Int = 60) -> String {
         guard let text = String(validating: bytes, as: UTF8.self) else { return "(\(bytes.count) bytes, binary)" }
+        return "\"" + escaped(text, quoting: true, limit: limit) + "\""
+    }
+
+    /// Text from the file (a reason, metadata, a payload preview) made fit for one line of text
+    /// output: line feed, carriage return and tab as `\n`, `\r`, `\t`, other control
+    /// characters (C0, DEL, C1) as `\u{1b}`, and the backslash doubled so that an escape is
+    /// never ambiguous; `"` too when `quoting`. Done on a terminal or not: a line feed would
+    /// split an event's line for the program reading it, and a carriage return or ESC would
+    /// let the file rewrite what a terminal shows. Past `limit` characters, `…` ends it.
+    static func escaped(_ text: String, quoting: Bool = false, limit: Int = .max) -> String {
         var out = ""
         var count = 0
         for scalar in text.unicodeScalars {
@@ -284,14 +294,14 @@ enum Show {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case "\"": out += "\\\""
+            case "\"" where quoting: out += "\\\""
             case "\\": out += "\\\\"
             case "\u{0}"..."\u{1F}", "\u{7F}"..."\u{9F}": out += "\\u{\(String(scalar.value, radix: 16))}"
             default: out.unicodeScalars.append(scalar)
             }
             count += 1
         }
-        return "\"" + out + "\""
+        return out
     }
 
     /// Left-aligned columns separated by two spaces; the last column is not padded.

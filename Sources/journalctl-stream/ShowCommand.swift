@@ -9,7 +9,8 @@ enum ShowCommand: Command {
         Output formats:
           text  the payloads concatenated, as a person reads an LLM answer, then a line with how
                 the stream ended (or that it is still open); bytes that are not UTF-8 show as U+FFFD,
-                and on a terminal control characters are neutralised
+                and on a terminal control characters are neutralised; in the end line the reason's
+                control characters and backslashes are escaped (\\n, \\u{1b}, \\\\), so it is one line
           json  one object per chunk: {"stream","index","timestamp","text"} for UTF-8 payloads,
                 "base64" instead of "text" otherwise; then {"event":"end",...} when the stream has ended
           sse   text/event-stream as journal-server sends it: id: <index> per chunk, then event: end
@@ -146,7 +147,8 @@ enum ShowCommand: Command {
                 break
             default:
                 flushText()
-                let reason = info.reason.map { ": \($0)" } ?? ""
+                // Escaped even off a terminal: the trailer is one line a script may read.
+                let reason = info.reason.map { ": \(Show.escaped($0))" } ?? ""
                 let count = "\(info.chunkCount) chunk\(info.chunkCount == 1 ? "" : "s")"
                 trailer(status: info.status.rawValue, "\(reason) (\(count)) --")
             }

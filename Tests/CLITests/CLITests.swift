@@ -246,6 +246,32 @@ enum Fixture {
         #expect(beyond.stderr.hasPrefix("journalctl-stream: stream \"chat-1\" has 3 chunks; index 9 is out of range"))
     }
 
+    @Test func reasonsAndMetadataReachTextOutputEscapedOnOneLine() throws {
+        let evil = "\u{1B}[31mRED\u{1B}[0m\nfake line\r-- completed"
+        do {
+            let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+            let id = try journal.createStream(StreamID("evil"), metadata: ["note\n": "a\u{1B}]0;title\u{7}\\b"])
+            try journal.append("x", to: id)
+            try journal.fail(id, reason: evil)
+            try journal.close()
+        }
+        let escaped = #"\u{1b}[31mRED\u{1b}[0m\nfake line\r-- completed"#
+        let show = cli("show", "evil")
+        #expect(show.status == 0, "\(show.stderr)")
+        #expect(show.stdout == "x\n-- failed: \(escaped) (1 chunk) --\n")
+
+        let follow = CLIProcess(["--file", path, "follow", "--beginning"], directory: directory.path)
+        #expect(follow.waitForOutput { $0.contains(" end ") })
+        follow.signal(SIGINT)
+        #expect(follow.waitForExit(timeout: 5) == 0)
+        let text = String(decoding: follow.stdoutBytes, as: UTF8.self)
+        #expect(!text.contains("\u{1B}") && !text.contains("\r") && !text.contains("\u{7}"), "\(text)")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 4 && lines.last == "", "three events, three lines: \(lines)")
+        #expect(lines.first?.hasSuffix(#"open  evil note\n=a\u{1b}]0;title\u{7}\\b"#) == true, "\(lines)")
+        #expect(lines.dropFirst(2).first?.hasSuffix("end   evil failed: \(escaped)") == true, "\(lines)")
+    }
+
     // MARK: follow
 
     @Test func followPrintsStreamsChunksAndEndsLive() throws {

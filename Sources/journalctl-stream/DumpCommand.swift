@@ -49,7 +49,10 @@ enum DumpCommand: Command {
                 }
                 return true
             }
-        } catch JournalError.corruption(_, _, let detail) where start != nil {
+        } catch JournalError.corruption(_, let offset, let detail) where start.map(UInt64.init) == offset {
+            // The library refuses a start it cannot dump from at that very offset; damage it
+            // reports where the damage is (a file too short for records at its length, below
+            // 8192), and that is exit 1 naming the file, as without --offset.
             throw UsageError(message: detail, command: self)
         }
         return 0

@@ -668,6 +668,12 @@ enum Fixture {
         #expect(truncated.status == 1)
         #expect(truncated.stderr.contains("shorter than the 8192-byte header area"), "\(truncated.stderr)")
         #expect(truncated.stdout.isEmpty)
+        // With --offset the damage is still damage: exit 1, naming the file, not a usage error.
+        let truncatedFrom = run(["--file", short, "dump", "--offset", "8192"])
+        #expect(truncatedFrom.status == 1, "\(truncatedFrom.stderr)")
+        #expect(
+            truncatedFrom.stderr.hasPrefix("journalctl-stream: \(short) is damaged at byte offset 5000: the file is"),
+            "\(truncatedFrom.stderr)")
 
         let folder = run(["--file", directory.path, "list"])
         #expect(folder.status == 1)

@@ -71,9 +71,10 @@ enum VerifyCommand: Command {
             console.line("\(terminal.paint("ok", .green)): \(context.path) is valid: \(facts)")
             return 0
         }
-        // Without a valid header slot nothing else could be checked: no "valid up to".
+        // Without a valid header slot nothing else could be checked, and a file shorter than
+        // the header area has no log at all (logEnd is then still 8192): no "valid up to".
         let extent =
-            report.logEnd >= 8192
+            report.logEnd >= 8192 && report.logEnd <= report.fileSize
             ? "; the log is valid up to offset \(report.logEnd) (\(plural(report.records, "record")))" : ""
         console.line(
             "\(terminal.paint("damaged", .red)): \(plural(problems.count, "problem")) in \(context.path)\(extent)")

@@ -421,6 +421,16 @@ enum Fixture {
         #expect(show.stderr.hasSuffix("run `journalctl-stream verify` and `repair`\n"))
     }
 
+    @Test func verifyClaimsNoValidRangeBeyondTheFile() throws {
+        try Fixture.prepare(path)
+        let short = directory.file("short.sj")
+        try Data(contentsOf: URL(fileURLWithPath: path)).prefix(4096).write(to: URL(fileURLWithPath: short))
+        let result = run(["--file", short, "verify"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("damaged: "), "\(result.stdout)")
+        #expect(!result.stdout.contains("valid up to"), "\(result.stdout)")
+    }
+
     // MARK: repair
 
     @Test func repairSalvagesValidRecordsKeepsTheDamagedFileAndReportsTheLoss() throws {

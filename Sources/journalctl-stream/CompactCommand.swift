@@ -58,7 +58,7 @@ enum CompactCommand: Command {
         if let text = context.arguments.value(before) {
             guard let time = Show.parseTime(text, now: Show.now()) else {
                 throw UsageError(
-                    message: "--before needs a time such as @1763800000 or 2026-11-22T10:00Z, not '\(text)'",
+                    message: "cannot read '\(text)' as a time for --before; use \(Show.timeForms)",
                     command: self)
             }
             policy.finishedBefore = time

@@ -45,7 +45,8 @@ enum ListCommand: Command {
         var cutoff: Int64?
         if let text = arguments.value(since) {
             guard let time = Show.parseTime(text, now: now) else {
-                throw UsageError(message: "cannot read '\(text)' as a time for --since", command: self)
+                throw UsageError(
+                    message: "cannot read '\(text)' as a time for --since; use \(Show.timeForms)", command: self)
             }
             cutoff = time
         }

@@ -191,10 +191,17 @@ enum Show {
         return Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1000
     }
 
+    /// What `parseTime` accepts, for usage errors.
+    static let timeForms =
+        "a duration ago (90s, 15m, 2h, 3d, 1w), @UNIXSECONDS, or a date and time such as 2026-11-22, "
+        + "2026-11-22T10:00 or \"2026-11-22 10:00:05\", then optionally Z or +HH:MM "
+        + "(hours 00-23, minutes and seconds 00-59, a day its month has)"
+
     /// A point in time for `--since`: a duration ago (`90s`, `15m`, `2h`, `3d`, `1w`), a Unix
     /// time (`@1763800000`), or a date and time (`2026-11-22`, `2026-11-22T10:00[:05]`, a space
     /// instead of `T`, then optionally `Z` or `+HH:MM`; local time without a zone).
-    /// Nil, not a trap, for a time too far out to count in microseconds (`@99999999999999`).
+    /// Nil, not a trap, for a time too far out to count in microseconds (`@99999999999999`),
+    /// and nil for a date or time that does not exist (`2026-02-31`, `24:00`, `+24:00`).
     static func parseTime(_ text: String, now: Int64) -> Int64? {
         if text == "now" { return now }
         if text.hasPrefix("@") {
@@ -222,9 +229,11 @@ enum Show {
 
     private static func parseDate(_ text: String) -> Int64? {
         var rest = Substring(text)
+        // Exactly `digits` ASCII digits: Int32 alone would take a sign ("+1") as a number.
         func number(_ digits: Int) -> Int32? {
             let head = rest.prefix(digits)
-            guard head.count == digits, head.allSatisfy(\.isASCII), let value = Int32(head) else { return nil }
+            guard head.count == digits, head.allSatisfy({ ("0"..."9").contains($0) }), let value = Int32(head)
+            else { return nil }
             rest = rest.dropFirst(digits)
             return value
         }
@@ -233,19 +242,18 @@ enum Show {
             rest = rest.dropFirst()
             return true
         }
-        var parts = tm()
         guard let year = number(4), separator(["-"]), let month = number(2), separator(["-"]), let day = number(2)
         else { return nil }
-        parts.tm_year = year - 1900
-        parts.tm_mon = month - 1
-        parts.tm_mday = day
+        var hour: Int32 = 0
+        var minute: Int32 = 0
+        var second: Int32 = 0
         if separator(["T", " "]) {
-            guard let hour = number(2), separator([":"]), let minute = number(2) else { return nil }
-            parts.tm_hour = hour
-            parts.tm_min = minute
+            guard let hours = number(2), separator([":"]), let minutes = number(2) else { return nil }
+            hour = hours
+            minute = minutes
             if separator([":"]) {
-                guard let second = number(2) else { return nil }
-                parts.tm_sec = second
+                guard let seconds = number(2) else { return nil }
+                second = seconds
             }
         }
         var offset: Int64?
@@ -255,10 +263,21 @@ enum Show {
             rest = rest.dropFirst()
             guard let hours = number(2) else { return nil }
             _ = separator([":"])
-            guard let minutes = number(2) else { return nil }
+            guard let minutes = number(2), hours <= 23, minutes <= 59 else { return nil }
             offset = (Int64(hours) * 3600 + Int64(minutes) * 60) * (sign == "-" ? -1 : 1)
         }
-        guard rest.isEmpty, (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // timegm and mktime would carry 2026-02-31 into March and 24:00 into the next day:
+        // a time that does not exist is a typing mistake, not a time to guess.
+        guard rest.isEmpty, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+            hour <= 23, minute <= 59, second <= 59
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
         let seconds: Int64
         if let offset {
             seconds = Int64(timegm(&parts)) - offset
@@ -267,6 +286,15 @@ enum Show {
             seconds = Int64(mktime(&parts))
         }
         return seconds * 1_000_000
+    }
+
+    /// Days in `month` (1-12) of `year`, in the Gregorian calendar.
+    private static func daysIn(month: Int32, year: Int32) -> Int32 {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// A chunk payload for one line of text: at most `limit` characters, quoted, escaped as

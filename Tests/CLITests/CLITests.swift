@@ -817,6 +817,33 @@ enum Fixture {
         }
     }
 
+    @Test(arguments: [
+        "2026-02-31", "2025-02-29", "2026-04-31", "2026-00-10", "2026-11-00", "2026-+1-22", "+026-11-22",
+        "2026-11-+2", "2026-11-22T24:00", "2026-11-22T10:60", "2026-11-22T10:00:60", "2026-11-22T+1:00",
+        "2026-11-22T10:00+24:00", "2026-11-22T10:00+05:60", "2026-11-22T10:00-+1:00",
+    ])
+    func datesAndTimesThatDoNotExistAreUsageErrorsQuotingTheInput(time: String) throws {
+        try Fixture.prepare(path)
+        for arguments in [["list", "--since", time], ["compact", "--before", time, "--dry-run"]] {
+            let result = run(["--file", path] + arguments)
+            #expect(result.status == 64, "\(arguments): \(result.stderr)")
+            let first = result.stderr.split(separator: "\n").first ?? ""
+            #expect(first.hasPrefix("journalctl-stream: cannot read '\(time)' as a time for \(arguments[1]); use "))
+            #expect(first.contains("@UNIXSECONDS") && first.contains("2026-11-22T10:00") && first.contains("+HH:MM"))
+        }
+    }
+
+    @Test func datesAndTimesAtTheEndsOfTheirRangesAreAccepted() throws {
+        try Fixture.prepare(path)
+        for time in [
+            "2024-02-29", "2000-02-29", "2026-12-31", "2026-11-22T23:59:59Z", "2026-11-22 00:00+14:00",
+            "2026-11-22T10:00-0930", "2026-11-22T10:00:00+23:59",
+        ] {
+            let result = cli("list", "--since", time)
+            #expect(result.status == 0, "\(time): \(result.stderr)")
+        }
+    }
+
     @Test func verifyCallsAFileWithoutTheSignatureNotAJournal() throws {
         let text = directory.file("notes.txt")
         try Data(String(repeating: "just some text\n", count: 1000).utf8).write(to: URL(fileURLWithPath: text))

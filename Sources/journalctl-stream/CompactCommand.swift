@@ -128,6 +128,11 @@ enum CompactCommand: Command {
             throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(source) }
+        // open(2) succeeds on a directory; reading it would fail with a bare "Is a directory".
+        var status = stat()
+        if fstat(source, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            throw JournalCtl.notARegularFile(path, directory: status.st_mode & S_IFMT == S_IFDIR)
+        }
         if flock(source, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK else {
                 throw Failure(message: "cannot lock \(path): \(String(cString: strerror(errno)))")
@@ -138,17 +143,25 @@ enum CompactCommand: Command {
         defer { flock(source, LOCK_UN) }
         let copy = "\(path).dry-run-\(getpid())"
         defer { unlink(copy) }
-        try copyFile(source, to: copy)
-        let journal = try Journal(path: copy, options: journalOptions.withoutCreating)
-        defer { try? journal.close() }
-        var report = try journal.compact(policy: policy, dryRun: true)
+        try copyFile(source, named: path, to: copy)
+        // The copy is the user's file byte for byte: errors name theirs, which is what to fix.
+        let compacted = Result { () throws(JournalError) in try dryRunCompaction(of: copy, policy: policy) }
+        var report = try compacted.mapError { $0.naming(path, insteadOf: copy) }.get()
         // Sizes of the real file, not of the copy (which the open may have trimmed).
-        var status = stat()
         if fstat(source, &status) == 0 { report.fileBytesBefore = UInt64(status.st_size) }
         return report
     }
 
-    private static func copyFile(_ source: Int32, to path: String) throws {
+    private static func dryRunCompaction(of copy: String, policy: RetentionPolicy) throws(JournalError)
+        -> CompactionReport
+    {
+        let journal = try Journal(path: copy, options: journalOptions.withoutCreating)
+        defer { try? journal.close() }
+        return try journal.compact(policy: policy, dryRun: true)
+    }
+
+    /// Copies the open file `name` (for messages) to a new file at `path`.
+    private static func copyFile(_ source: Int32, named name: String, to path: String) throws {
         let target = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard target >= 0 else { throw Failure(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(target) }
@@ -158,7 +171,7 @@ enum CompactCommand: Command {
             let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, $0.count, offset) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else {
-                throw Failure(message: "cannot read the journal: \(String(cString: strerror(errno)))")
+                throw Failure(message: "cannot read \(name): \(String(cString: strerror(errno)))")
             }
             if count == 0 { return }
             var done = 0
@@ -259,6 +272,27 @@ enum CompactCommand: Command {
             ("durationNanoseconds", .int(report.durationNanoseconds)),
             ("pauseNanoseconds", .int(report.pauseNanoseconds)),
         ])
+    }
+}
+
+extension JournalError {
+    /// The same error about `path` where it was about `other`.
+    fileprivate func naming(_ path: String, insteadOf other: String) -> JournalError {
+        func swap(_ named: String) -> String { named == other ? path : named }
+        switch self {
+        case .locked(let named, let pid): return .locked(path: swap(named), pid: pid)
+        case .notAJournal(let named, let reason): return .notAJournal(path: swap(named), reason: reason)
+        case .unsupportedVersion(let named, let found, let supported):
+            return .unsupportedVersion(path: swap(named), found: found, supported: supported)
+        case .corruption(let named, let offset, let detail):
+            return .corruption(path: swap(named), offset: offset, detail: detail)
+        case .io(let operation, let named, let errno): return .io(operation: operation, path: swap(named), errno: errno)
+        case .poisoned(let named, let cause): return .poisoned(path: swap(named), cause: cause)
+        case .readOnly(let named): return .readOnly(path: swap(named))
+        case .closed(let named): return .closed(path: swap(named))
+        case .busy(let named, let what): return .busy(path: swap(named), what: what)
+        default: return self
+        }
     }
 }
 

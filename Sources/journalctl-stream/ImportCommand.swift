@@ -22,8 +22,9 @@ enum ImportCommand: Command {
         (other bytes at an index, a missing chunk, another status) stops the import with its line
         number; everything before it stays imported.
 
-        Needs the writer lock: it fails if another process (journal-server) has the journal open
-        for writing.
+        The journal is opened once the first line has been read, so input that is not export
+        lines (or a directory) creates no journal. Needs the writer lock: it fails if another
+        process (journal-server) has the journal open for writing.
 
         """
 
@@ -36,6 +37,7 @@ enum ImportCommand: Command {
             throw UsageError(message: "unexpected argument '\(operands[1])'", command: self)
         }
         let source = operands.first ?? "-"
+        let inputName = source == "-" ? "standard input" : source
         let input: Int32
         if source == "-" {
             input = 0
@@ -46,28 +48,43 @@ enum ImportCommand: Command {
             }
         }
         defer { if input != 0 { close(input) } }
+        // open(2) succeeds on a directory, and only the first read would fail, after the
+        // journal had been created.
+        var status = stat()
+        if fstat(input, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+            throw Failure(
+                message:
+                    "cannot read \(inputName): it is a directory; name a file of export lines, or - for standard input")
+        }
 
+        var reader = LineReader(descriptor: input, name: inputName)
+        var lineNumber = 0
+        func nextRecord() throws -> ExportRecord? {
+            while let line = try reader.next() {
+                lineNumber += 1
+                if line.isEmpty { continue }
+                do { return try ExportRecord(jsonLine: line) } catch {
+                    throw Failure(message: "line \(lineNumber) of \(inputName): \(error)")
+                }
+            }
+            return nil
+        }
+        // The first record is read before the journal is opened, so unreadable input leaves
+        // no new, empty journal behind (empty input still opens it: the lock is checked).
+        var next = try nextRecord()
         let journal = try openForWriting(context.path)
         var applied = 0
         var present = 0
         var streams = 0
         var chunks = 0
         var bytes = 0
-        var lineNumber = 0
         do {
-            var reader = LineReader(descriptor: input)
-            while let line = try reader.next() {
-                lineNumber += 1
-                if line.isEmpty { continue }
-                let record: ExportRecord
-                do { record = try ExportRecord(jsonLine: line) } catch {
-                    throw Failure(
-                        message: "line \(lineNumber) of \(source == "-" ? "standard input" : source): \(error)")
-                }
+            while let record = next {
                 let outcome: ImportOutcome
                 do { outcome = try journal.importRecord(record) } catch {
                     throw Failure(message: "line \(lineNumber): \(error); the lines before it were imported")
                 }
+                next = try nextRecord()
                 guard outcome == .applied else {
                     present += 1
                     continue
@@ -131,13 +148,18 @@ enum ImportCommand: Command {
 /// Lines from a file descriptor, without their line feed (and without a CR before it).
 struct LineReader {
     let descriptor: Int32
+    /// What the descriptor reads, for error messages: a path or "standard input".
+    let name: String
     private var buffer: [UInt8] = []
     private var start = 0
     /// Where to look for the next line feed: bytes before it have none.
     private var searched = 0
     private var atEnd = false
 
-    init(descriptor: Int32) { self.descriptor = descriptor }
+    init(descriptor: Int32, name: String) {
+        self.descriptor = descriptor
+        self.name = name
+    }
 
     mutating func next() throws -> [UInt8]? {
         while true {
@@ -165,7 +187,7 @@ struct LineReader {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw Failure(message: "cannot read the input: \(String(cString: strerror(errno)))")
+                throw Failure(message: "cannot read \(name): \(String(cString: strerror(errno)))")
             }
             if count == 0 {
                 atEnd = true

@@ -148,14 +148,27 @@ enum JournalCtl {
         return 1
     }
 
-    /// The library's sentence, except for a missing file, where the fix is a flag.
+    /// The library's sentence, except for a missing file, where the fix is a flag, and a
+    /// directory, which some library paths (repair) report as a bare failed system call.
     static func describe(_ error: JournalError) -> String {
         switch error {
         case .io(let operation, let path, let errno) where operation == "open" && errno.rawValue == ENOENT:
             return "no journal at \(path); pass --file PATH or set JOURNAL_FILE"
+        case .io(_, let path, let errno) where errno.rawValue == EISDIR:
+            return notARegularFile(path, directory: true).description
         default:
             return error.description
         }
+    }
+
+    /// The error the library gives the commands that open a directory or a device as the
+    /// journal, for the commands that find out by themselves.
+    nonisolated static func notARegularFile(_ path: String, directory: Bool) -> JournalError {
+        .notAJournal(
+            path: path,
+            reason: directory
+                ? "it is a directory; name the journal file itself (for example \(path)/journal.sj)"
+                : "it is not a regular file")
     }
 
     static var toolHelp: String {

@@ -789,6 +789,45 @@ enum Fixture {
         #expect(broken.stderr.hasPrefix("journalctl-stream: line 1 of \(input): "))
     }
 
+    @Test func errorsNameTheUsersPathNotACopyOrARawSystemCall() throws {
+        let text = directory.file("notes.txt")
+        try Data("just some text\n".utf8).write(to: URL(fileURLWithPath: text))
+        let dry = run(["--file", text, "compact", "--dry-run"])
+        #expect(dry.status == 1)
+        #expect(dry.stderr.hasPrefix("journalctl-stream: \(text) is not a StreamJournal file: "), "\(dry.stderr)")
+        #expect(!dry.stderr.contains(".dry-run-"), "\(dry.stderr)")
+
+        let folder = directory.file("adir")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let expected =
+            "journalctl-stream: \(folder) is not a StreamJournal file: it is a directory; name the journal file "
+            + "itself (for example \(folder)/journal.sj); check the path\n"
+        for arguments in [["list"], ["compact"], ["compact", "--dry-run"], ["repair"], ["repair", "--dry-run"]] {
+            let result = run(["--file", folder] + arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr == expected, "\(arguments)")
+        }
+
+        // import reads its input before it creates the journal.
+        let fresh = directory.file("fresh.sj")
+        let fromFolder = run(["--file", fresh, "import", folder])
+        #expect(fromFolder.status == 1)
+        #expect(
+            fromFolder.stderr
+                == "journalctl-stream: cannot read \(folder): it is a directory; name a file of export lines, "
+                + "or - for standard input\n")
+        #expect(!FileManager.default.fileExists(atPath: fresh))
+        let bad = directory.file("bad.jsonl")
+        try Data("{bad\n".utf8).write(to: URL(fileURLWithPath: bad))
+        let badFirstLine = run(["--file", fresh, "import", bad])
+        #expect(badFirstLine.status == 1)
+        #expect(badFirstLine.stderr.hasPrefix("journalctl-stream: line 1 of \(bad): "), "\(badFirstLine.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: fresh), "no empty journal left behind")
+        let fromStandardInput = run(["--file", fresh, "import"], stdin: bad)
+        #expect(fromStandardInput.stderr.hasPrefix("journalctl-stream: line 1 of standard input: "))
+        #expect(!FileManager.default.fileExists(atPath: fresh))
+    }
+
     // MARK: usage, help, environment
 
     @Test(arguments: [

@@ -130,3 +130,12 @@ struct ParsedArguments {
         return parsed
     }
 }
+
+extension OpenStreamPolicy {
+    /// For the commands that open the journal writable but own none of its streams (compact,
+    /// import): keep every open stream open, as their help promises. The library has no
+    /// policy that never interrupts, so this is keep-open with the longest stale time it can
+    /// count (Int64.max microseconds, about 292,000 years): only a stream whose last record is
+    /// dated that far before now, which no clock writes, is still ended as stale.
+    static let neverInterrupt = OpenStreamPolicy.keepOpen(staleAfter: .seconds(Int64.max))
+}

@@ -88,7 +88,7 @@ enum CompactCommand: Command {
     /// The options every open uses: never interrupt other producers' open streams, never
     /// compact by itself.
     private static var journalOptions: JournalOptions {
-        var options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(365 * 86_400)))
+        var options = JournalOptions(durability: .none, openStreams: .neverInterrupt)
         options.autoCompaction = nil
         return options
     }

@@ -127,8 +127,7 @@ enum ImportCommand: Command {
     private static func openForWriting(_ path: String) throws -> Journal {
         // Streams left open in the target (by an earlier import, say) stay open: an import
         // must not end other streams as a writable open with the default policy would.
-        var options = JournalOptions(
-            durability: .none, openStreams: .keepOpen(staleAfter: .seconds(100 * 365 * 86_400)))
+        var options = JournalOptions(durability: .none, openStreams: .neverInterrupt)
         // Chunks of any size the exporting journal accepted.
         options.maxChunkSize = 1 << 30
         options.autoCompaction = nil

@@ -623,6 +623,26 @@ enum Fixture {
         #expect(try cli("list", "-o", "json").lines.map { try json($0)["id"] as? String } == ["open-4"])
     }
 
+    @Test func compactAndImportLeaveAStreamOpenHoweverLongAgoItsLastRecord() throws {
+        // 150 years without an append: older than any stale time a writer would choose.
+        let longAgo = Int64(Date().timeIntervalSince1970 * 1e6) - 150 * 365 * 86_400 * 1_000_000
+        let open = CraftedJournal.record(
+            type: 1, stream: 1, timestamp: longAgo, body: CraftedJournal.openBody("old-open"))
+        CraftedJournal.write(path, records: [open])
+        #expect(cli("verify").status == 0)
+        for arguments in [["compact", "--dry-run", "-o", "json"], ["compact", "-o", "json"]] {
+            let result = run(["--file", path] + arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(try json(result.stdout)["streamsKept"] as? Int == 1, "\(arguments)")
+            #expect(try json(cli("list", "-o", "json").stdout)["status"] as? String == "open", "\(arguments)")
+        }
+        CraftedJournal.write(path, records: [open])
+        let empty = directory.file("empty.jsonl")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(cli("import", empty).status == 0)
+        #expect(try json(cli("list", "-o", "json").stdout)["status"] as? String == "open", "after import")
+    }
+
     @Test func compactRefusesWhileAnotherWriterHoldsTheLock() throws {
         try Fixture.prepare(path)
         let writer = try Journal(path: path, options: JournalOptions(durability: .none))

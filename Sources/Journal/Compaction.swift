@@ -75,7 +75,8 @@ public struct CompactionProgress: Sendable, Equatable {
         case copying
         /// Copying records appended meanwhile, appends still running.
         case catchingUp
-        /// Appends paused: last records, sync, rename.
+        /// About to pause appends for the last records, the sync and the rename (reported
+        /// before the pause; the final copy may go a little past `bytesTotal`).
         case swapping
     }
 

@@ -289,10 +289,12 @@ extension Journal {
     /// Ends the stream with any finished status and an optional reason: the general form of
     /// `complete`, `fail`, `cancel` and `interrupt`, for tools that copy streams (import,
     /// repair) and must reproduce a status and reason exactly, including a completion note.
-    /// `status` must not be `.open` (a programming error).
+    /// `status` must not be `.open` (a programming error). A reason may be as long as the
+    /// format allows (1 GiB), not only `Journal.maxReasonBytes`: a copy must reproduce what
+    /// older writers stored.
     public func finish(_ stream: StreamID, status: StreamStatus, reason: String?) throws(JournalError) {
         precondition(status.isFinished, "finish(_:status:reason:) needs a finished status")
-        try engine.finish(stream, status: status, reason: reason)
+        try engine.finish(stream, status: status, reason: reason, reasonLimit: Layout.maxBodyLength)
     }
 }
 

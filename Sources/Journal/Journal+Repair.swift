@@ -294,15 +294,20 @@ private struct Salvage {
         case .deleted:
             // Deleting is what the user wanted: honoured even when records before it were
             // lost, since they belonged to the deleted stream anyway. But only a record that
-            // fits the stream (FORMAT.md §5 rule 8; when records were lost, one that points
-            // past the last kept record): the scan resumes inside damaged records, and
-            // record-shaped bytes in a payload deleted an unrelated, intact stream.
+            // fits the stream (FORMAT.md §5 rule 8), or, when records of the stream may have
+            // been lost (it broke, or damaged bytes lie between its last record read and
+            // this one), one that points past the last kept record: the scan resumes inside
+            // damaged records, and record-shaped bytes in a payload deleted an unrelated,
+            // intact stream.
             if let stream = streams[header.stream] {
-                let fits =
+                let exact = header.chunkIndex == stream.count && header.previous == stream.lastKept
+                let mayHaveLost =
                     stream.broken || stream.originalEnd != nil
-                    ? header.chunkIndex >= stream.count && header.previous > stream.lastKept && header.previous < offset
-                    : header.chunkIndex == stream.count && header.previous == stream.lastKept
-                guard fits, body.isEmpty else {
+                    || damaged.contains { !$0.isSnapshot && $0.offset > stream.lastSeen && $0.offset < offset }
+                let afterLoss =
+                    mayHaveLost && header.chunkIndex >= stream.count && header.previous > stream.lastKept
+                    && header.previous < offset
+                guard exact || afterLoss, body.isEmpty else {
                     skipped += 1
                     return
                 }

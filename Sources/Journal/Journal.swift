@@ -22,7 +22,8 @@ public final class Journal: Sendable {
     public static let maxChunksPerStream = Int(UInt32.max)
 
     /// The longest reason a stream can end with, in UTF-8 bytes (1 MiB). Longer ones throw
-    /// `reasonTooLarge`; `record` cuts an error's description to fit. Independent of
+    /// `reasonTooLarge`; `record` cuts an error's description to fit; `finish(_:status:reason:)`,
+    /// for tools that copy streams, takes any the format holds. Independent of
     /// `JournalOptions.maxChunkSize`, which used to limit reasons too: a small chunk limit
     /// then refused the journal's own reasons, and a writable open after a crash failed.
     public static let maxReasonBytes = 1 << 20

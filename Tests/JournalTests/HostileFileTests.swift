@@ -376,6 +376,64 @@ import Testing
         try repaired.close()
     }
 
+    /// The check above must not refuse a real delete that follows lost records: here the
+    /// stream's last chunk is damaged and nothing of it is read after, so only the damaged
+    /// bytes between its last record read and the delete say records may be missing. The
+    /// first version of the check refused it, and repair brought the deleted stream back as
+    /// interrupted, reporting a loss.
+    @Test func repairHonoursADeleteAfterItsStreamsLastChunkWasDamaged() throws {
+        let directory = TestDirectory()
+        let path = directory.file("deleted.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let gone = try journal.createStream(StreamID("gone"))
+        for text in ["a", "b", "c"] { try journal.append(text, to: gone) }
+        let lastChunk = journal.engine.lock.withLock {
+            journal.engine.table[journal.engine.table.slot(of: gone)!].lastOffset
+        }
+        try journal.deleteStream(gone)
+        let kept = try journal.createStream(StreamID("kept"))
+        try journal.append("y", to: kept)
+        try journal.complete(kept)
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        bytes[Int(lastChunk) + RecordField.checksum.offset] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.streamLosses.isEmpty, "\(report.streamLosses)")
+        let repaired = try Journal.openReadOnly(path: path)
+        #expect(try repaired.streams().map(\.id) == [kept])
+        try repaired.close()
+    }
+
+    /// Reasons longer than `Journal.maxReasonBytes` are valid (earlier writers allowed up to
+    /// their chunk limit). Repair writes streams back through `finish`, which must take them:
+    /// with the limit applied there too, the whole repair failed with reasonTooLarge.
+    @Test func repairKeepsAReasonLongerThanNewReasonsMayBe() throws {
+        let directory = TestDirectory()
+        let path = directory.file("reason.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let long = try journal.createStream(StreamID("long"))
+        let reason = String(repeating: "r", count: 2 * Journal.maxReasonBytes)
+        #expect(throws: JournalError.self) { try journal.fail(long, reason: reason) }
+        try journal.finish(long, status: .failed, reason: reason)
+        let damaged = try journal.createStream(StreamID("damaged"))
+        try journal.append("x", to: damaged)
+        let chunk = journal.engine.lock.withLock {
+            journal.engine.table[journal.engine.table.slot(of: damaged)!].lastOffset
+        }
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        bytes[Int(chunk) + RecordField.checksum.offset] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.streamLosses.map(\.id) == [damaged])
+        let repaired = try Journal.openReadOnly(path: path)
+        #expect(try repaired.info(long).reason == reason)
+        try repaired.close()
+    }
+
     /// Rules FORMAT.md states that no check enforced: a stream-open body over 64 KiB (which
     /// `repair` then kept and failed to write back), a deleted record with a body, a padding
     /// record with non-zero bytes, a snapshot record with a chunk index or a previous pointer.

@@ -209,6 +209,7 @@ extension JournalEngine {
         syncedHeaderWrites = headerWrites
         table = writer.table
         damagedSnapshots = [:]
+        checkedFrom = Layout.logStart  // this process wrote and checked every record of the new file
         newHeader.sequence = header.sequence + UInt64(Layout.headerSlotCount)
         header = newHeader
         headerSlot = Layout.headerSlotCount - 1

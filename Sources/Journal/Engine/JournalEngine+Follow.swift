@@ -51,23 +51,21 @@ extension JournalEngine {
         if alias?.base != region.base { alias = MappedRegion(aliasing: region) }
         let mapping = alias!
         let count = Int(table[slot].chunkCount)
-        if count == nextIndex + 1 && table[slot].status == .open {
-            // The stream's latest record is this chunk. It is checked as every read checks
-            // a record it returns (FORMAT.md §7): an open that loads a snapshot takes its
-            // `lastOffset` on trust, and a damaged or hostile one led this read into another
-            // record's payload (a length from there read past the mapping: SIGBUS).
+        if count == nextIndex + 1 && table[slot].status == .open && table[slot].lastOffset >= checkedFrom {
+            // The stream's latest record is this chunk, and this handle checked it when it
+            // wrote or scanned it. One from before the snapshot the open loaded goes the
+            // replay way below, whose cursor checks it as every read checks a record it
+            // returns (FORMAT.md §7), outside the lock: a snapshot's `lastOffset` is taken on
+            // trust, and a damaged or hostile one led this read into another record's
+            // payload (a length from there read past the mapping: SIGBUS).
             let offset = table[slot].lastOffset
-            guard
-                let header = JournalEngine.checkedChunkHeader(
-                    in: mapping.bytes(at: 0, count: Int(end)), at: offset, stream: table[slot].number, index: nextIndex)
-            else {
-                throw JournalEngine.chunkRecordError(
-                    in: mapping, end: end, at: offset, id: id, index: nextIndex, path: path)
-            }
+            let header = mapping.bytes(at: offset, count: RecordField.size)
             return .chunk(
                 Chunk(
-                    index: nextIndex, timestamp: header.timestamp, region: mapping,
-                    bodyOffset: offset + UInt64(RecordField.size), count: Int(header.bodyLength)))
+                    index: nextIndex, timestamp: header.le(RecordField.timestamp, as: Int64.self), region: mapping,
+                    bodyOffset: offset + UInt64(RecordField.size),
+                    count: Int(header.le(RecordField.bodyLength, as: UInt32.self))
+                ))
         }
         if count > nextIndex {
             let entry = table[slot]

@@ -178,6 +178,7 @@ extension JournalEngine {
         headerSlot = state.headerSlot
         lastGeneration = state.lastGeneration
         damagedSnapshots = state.damagedSnapshots
+        checkedFrom = state.checkedFrom
         fileIdentity = try? newFD.identity()
         fileEpoch += 1
         lastSwap = nil

@@ -219,16 +219,17 @@ extension JournalEngine {
         return stored
     }
 
-    /// Writes a terminal record.
+    /// Writes a terminal record. `reasonLimit` is `Journal.maxReasonBytes` except for the
+    /// tools that copy streams (import, repair), which must write back any reason a file
+    /// holds: older writers allowed reasons up to their chunk limit, up to 1 GiB.
     @discardableResult
-    func finish(_ id: StreamID, status: StreamStatus, reason: String?, durable: Bool = true) throws(JournalError)
-        -> LogPosition
-    {
+    func finish(
+        _ id: StreamID, status: StreamStatus, reason: String?, durable: Bool = true,
+        reasonLimit: Int = Journal.maxReasonBytes
+    ) throws(JournalError) -> LogPosition {
         let type = RecordType(terminal: status)!
         let body = Array((reason ?? "").utf8)
-        if body.count > Journal.maxReasonBytes {
-            throw .reasonTooLarge(size: body.count, limit: Journal.maxReasonBytes)
-        }
+        if body.count > reasonLimit { throw .reasonTooLarge(size: body.count, limit: reasonLimit) }
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }

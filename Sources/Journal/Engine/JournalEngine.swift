@@ -37,6 +37,8 @@ final class JournalEngine: @unchecked Sendable {
     var lastGeneration: UInt32
     /// Damaged snapshots the open skipped in this file's log (`LoadedState.damagedSnapshots`).
     var damagedSnapshots: [UInt64: UInt64]
+    /// Records below this offset were not checked by this handle (`LoadedState.checkedFrom`).
+    var checkedFrom: UInt64
     /// Set after a failed write or sync; every later write throws it.
     @exclusivity(unchecked) var failure: JournalError?
     @exclusivity(unchecked) var isClosed = false
@@ -101,6 +103,7 @@ final class JournalEngine: @unchecked Sendable {
         self.generation = state.header.generation
         self.lastGeneration = state.lastGeneration
         self.damagedSnapshots = state.damagedSnapshots
+        self.checkedFrom = state.checkedFrom
         self.syncedEnd = state.end
         self.report = state.report
         self.fileIdentity = try? fd.identity()

@@ -14,6 +14,9 @@ struct LoadedState {
     var stoppedAtUndecodable = false
     /// Damaged snapshots the scan skipped (offset: aligned length); compaction skips them too.
     var damagedSnapshots: [UInt64: UInt64] = [:]
+    /// Where the scan started: the records from here on were checked, and the offsets the
+    /// table holds for records before it come from a snapshot, on trust.
+    var checkedFrom = Layout.logStart
 
     /// Reads the two header slots of `file` (the whole file, from offset 0).
     static func pickHeader(_ file: UnsafeRawBufferPointer, path: String) throws(JournalError) -> (
@@ -120,6 +123,7 @@ struct LoadedState {
             case .success(let (table, generation)):
                 state.table = table
                 state.report.snapshotOffset = offset
+                state.checkedFrom = offset + length
                 scanner = LogScanner(
                     log: file, from: offset + length, maxGeneration: maxGeneration, lastGeneration: generation)
             case .failure(let problem):

@@ -23,13 +23,21 @@ struct FileDescriptor: Sendable {
     ///
     /// Opened with `O_NONBLOCK`, cleared at once: opening a FIFO for reading waits for a
     /// writer, so `verify`, `dump` or a read-only open given one hung for good instead of
-    /// reaching the callers' regular-file check. Regular files ignore the flag either way.
+    /// reaching the callers' regular-file check. Regular files ignore the flag, except that
+    /// an open under a conflicting lease (a Samba or NFS server's) fails with EWOULDBLOCK
+    /// instead of waiting for the lease to break: that open is made again without it.
     static func open(_ path: String, _ access: Access, interposer: (any IOInterposer)? = nil) throws(Errno)
         -> FileDescriptor
     {
-        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK
+        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
         try interposer?.willPerform(.open(path: path), descriptor: -1)
-        let fd = try retryingOnInterrupt { cj_open(path, flags, 0) }
+        let fd: Int32
+        do throws(Errno) {
+            fd = try retryingOnInterrupt { cj_open(path, flags | O_NONBLOCK, 0) }
+        } catch {
+            guard error.rawValue == EWOULDBLOCK else { throw error }
+            fd = try retryingOnInterrupt { cj_open(path, flags, 0) }
+        }
         interposer?.didPerform(.open(path: path), descriptor: fd)
         let status = fcntl(fd, F_GETFL)
         if status >= 0 { _ = fcntl(fd, F_SETFL, status & ~O_NONBLOCK) }

@@ -130,7 +130,9 @@ extension EventLoop {
         statistics.responsesByClass[min(max(response.status / 100, 1), 5)] += 1
         // A half-closed peer may have pipelined more complete requests before its FIN; each
         // is answered, and only the answer with nothing buffered behind it says close.
-        let lastFromPeer = connection.peerHalfClosed && connection.machine.bufferedInput == 0
+        // (`readable`: EPOLLRDHUP can come while requests are still unread in the socket.)
+        let lastFromPeer =
+            connection.peerHalfClosed && !connection.readable && connection.machine.bufferedInput == 0
         let forceClose = shutdownDeadline != nil || lastFromPeer
         let (bytes, close) = connection.machine.respond(response, now: now, forceClose: forceClose)
         send(bytes, to: connection)

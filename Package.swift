@@ -20,7 +20,7 @@ let package = Package(
             dependencies: ["CJournal"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // The README's main command: write, read back, leave a stream in flight, recover.
+        // The README's library demo: write, read back, leave a stream in flight, recover.
         .executableTarget(
             name: "journal-demo",
             dependencies: ["Journal"],

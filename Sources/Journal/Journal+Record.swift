@@ -37,7 +37,15 @@ extension Journal {
             try Task.checkCancellation()
             try await end(stream, .completed, reason: nil)
         } catch let error as JournalError {
-            // The journal itself failed: the stream cannot be ended through it either.
+            // A chunk the journal refuses (too large, the stream full) leaves it working: the
+            // stream fails with the reason, rather than stay open for good. Any other error
+            // is the journal's own, and the stream cannot be ended through it either.
+            switch error {
+            case .chunkTooLarge, .streamFull:
+                try await end(stream, .failed, reason: Journal.clipped(error.description))
+            default:
+                break
+            }
             throw error
         } catch is CancellationError {
             try await end(stream, .cancelled, reason: "the producing task was cancelled")

@@ -129,9 +129,9 @@ public enum JournalEvent: Sendable {
     }
 }
 
-/// Every stream opened, chunk appended and stream finished, in the order they were written:
-/// the log itself, tailed. For dashboards and `journalctl-stream follow`. It runs until the
-/// task is cancelled or the journal closes.
+/// Every stream opened, chunk appended, stream finished and stream deleted, in the order
+/// they were written: the log itself, tailed. For dashboards and `journalctl-stream follow`.
+/// It runs until the task is cancelled or the journal closes.
 public struct JournalEventSequence: AsyncSequence, Sendable {
     /// The element: one event.
     public typealias Element = JournalEvent
@@ -255,7 +255,7 @@ extension Journal {
         case beginning
     }
 
-    /// Journal-wide events: streams opened, chunks appended, streams finished.
+    /// Journal-wide events: streams opened, chunks appended, streams finished, streams deleted.
     public func events(from start: EventStart = .now) throws(JournalError) -> JournalEventSequence {
         let view = try engine.logView()
         return JournalEventSequence(engine: engine, start: start == .now ? view.end : Layout.logStart)

@@ -38,7 +38,8 @@ enum CompactCommand: Command {
     static let before = OptionSpec(
         names: ["--before"], value: "TIME", help: "drop streams that finished before TIME (@UNIX, a date)")
     static let maxSize = OptionSpec(
-        names: ["--max-size"], value: "SIZE", help: "drop the oldest finished streams above this size (512MiB)")
+        names: ["--max-size"], value: "SIZE",
+        help: "drop the oldest finished streams above this size, e.g. 512MiB (no cap by default)")
     static let dryRun = OptionSpec(
         names: ["--dry-run"], value: nil, help: "report what would be dropped; change nothing")
     static let options = [olderThan, before, maxSize, dryRun]

@@ -7,10 +7,10 @@ enum FollowCommand: Command {
     static let usage = "follow [--beginning] [--stream ID]... [-o text|json]"
     static let details = """
         Runs until Ctrl-C (exit 0), showing what writers commit, from other processes too. Text
-        lines are: time, event (open, chunk, end), stream id, then the metadata, the chunk's index,
-        size and a preview, or the status and reason. Control characters and backslashes in these
-        are escaped (\\n, \\u{1b}, \\\\), on a terminal or not, so every event is one line. With -o
-        json, one object per line in the shapes of `export` ({"event":"open",...}, chunk lines,
+        lines are: time, event (open, chunk, end, del), stream id, then the metadata, the chunk's
+        index, size and a preview, or the status and reason. Control characters and backslashes in
+        these are escaped (\\n, \\u{1b}, \\\\), on a terminal or not, so every event is one line.
+        With -o json, one object per line in the shapes of `export` ({"event":"open",...}, chunk lines,
         {"event":"end",...}), plus {"event":"deleted","stream","timestamp"} when a stream is
         deleted. Times are the records' own, so a replay (--beginning) shows when things happened.
 

@@ -512,6 +512,21 @@ func untilSomeoneWaits(on journal: Journal) async {
         #expect(reason.utf8.count <= Journal.maxReasonBytes)
         #expect(reason.hasPrefix("éé") && reason.hasSuffix("[cut to 1048576 bytes from 2097152]"))
 
+        // A chunk the journal refuses fails the stream too (it stayed open: record treated
+        // every JournalError as the journal's own failure).
+        let refused = try journal.createStream()
+        let oversized = AsyncStream<String> { continuation in
+            continuation.yield("fits")
+            continuation.yield(String(repeating: "x", count: 17))
+            continuation.finish()
+        }
+        await #expect(throws: JournalError.chunkTooLarge(size: 17, limit: 16)) {
+            try await journal.record(oversized, into: refused)
+        }
+        #expect(try journal.info(refused).status == .failed)
+        #expect(try journal.info(refused).chunkCount == 1)
+        #expect(try journal.info(refused).reason?.contains("17 bytes") == true)
+
         let stopped = try journal.createStream()
         let (endless, _) = AsyncStream<String>.makeStream()
         let producer = Task { try await journal.record(endless, into: stopped) }

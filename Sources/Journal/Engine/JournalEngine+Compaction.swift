@@ -150,7 +150,16 @@ extension JournalEngine {
         let pauseStarted = Clock.monotonicNanoseconds()
         defer { lock.unlock() }
         try checkWritable()
+        writePauses += 1
+        defer {
+            writePauses -= 1
+            lock.broadcast()
+        }
         while syncInFlight { lock.wait() }
+        // The wait let go of the lock: a close, or a failed sync, may have come meanwhile
+        // (and a close closed the descriptor this would rename over and unlock).
+        if isClosed { throw .closed(path: path) }
+        if let failure { throw failure }
         _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, to: end, maxGeneration: generation)
         let (snapshotOffset, snapshotLength) = try writer.appendSnapshot(
             generation: generation, limit: options.snapshotBodyLimit)

@@ -3,6 +3,7 @@ extension JournalEngine {
     /// Checks the handle may write; call with the lock held.
     @inline(__always)
     func checkWritable() throws(JournalError) {
+        while writePauses > 0 && !isClosed && failure == nil { lock.wait() }
         if isClosed { throw .closed(path: path) }
         if !writable { throw .readOnly(path: path) }
         if let failure { throw failure }
@@ -419,11 +420,31 @@ extension JournalEngine {
             return (offset, end - offset, fileEpoch)
         }
         guard let (offset, length, epoch) = written else { return }
-        try makeDurable(upTo: LogPosition(offset: offset + length, epoch: epoch))
+        var target = LogPosition(offset: offset + length, epoch: epoch)
+        while true {
+            try makeDurable(upTo: target)
+            // Never two header writes unsynced at once (FORMAT.md §10): a checkpoint written
+            // since that sync is in the other slot, and writing this header would replace
+            // the last durable one, so a power cut could tear both. Sync the checkpoint first.
+            let pending = try lock.withLock { () throws(JournalError) -> LogPosition? in
+                try checkWritable()
+                if fileEpoch != epoch || headerWrites == syncedHeaderWrites { return nil }
+                return LogPosition(offset: end + 1, epoch: fileEpoch)
+            }
+            guard let pending else { break }
+            target = pending
+        }
         let headerWritten: LogPosition? = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             // A compaction swapped files meanwhile and wrote its own snapshot: this one was
             // in the old file.
+            if fileEpoch != epoch { return nil }
+            // Another header write came between the loop and here only if it synced too
+            // (checkpoints are written by a sync's leader, before its sync): wait for it.
+            while headerWrites != syncedHeaderWrites && failure == nil && !isClosed && fileEpoch == epoch {
+                lock.wait()
+            }
+            try checkWritable()
             if fileEpoch != epoch { return nil }
             // Only ever move the checkpoint forward: a concurrent sync may have covered more.
             header.checkpointEnd = max(header.checkpointEnd, offset + length)
@@ -472,15 +493,20 @@ extension JournalEngine {
     /// poisoned.
     func resumeDurabilityWaitersLocked(failedSync: JournalError? = nil) {
         if durabilityWaiters.isEmpty { return }
-        if let error = failedSync ?? failure {
-            for waiter in durabilityWaiters { waiter.continuation.resume(returning: error) }
+        if let failedSync {
+            for waiter in durabilityWaiters { waiter.continuation.resume(returning: failedSync) }
             durabilityWaiters.removeAll()
             return
         }
+        // Covered by a sync that succeeded: durable, even if the handle failed since.
         durabilityWaiters.removeAll { waiter in
             guard waiter.target <= syncedEnd else { return false }
             waiter.continuation.resume(returning: nil)
             return true
+        }
+        if let failure {
+            for waiter in durabilityWaiters { waiter.continuation.resume(returning: failure) }
+            durabilityWaiters.removeAll()
         }
     }
 

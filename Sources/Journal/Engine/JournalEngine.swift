@@ -76,6 +76,11 @@ final class JournalEngine: @unchecked Sendable {
     /// The last swap: where the old log ended and where the new file's appends start.
     var lastSwap: (epoch: Int, oldEnd: UInt64, newStart: UInt64)?
     var compacting = false
+    /// Above zero while close or a compaction's swap waits for the sync in flight to end:
+    /// new writes wait (`checkWritable`), or fail once closed. Under steady load each sync
+    /// handed the next one to a queued appender, so that wait never ended: close and
+    /// compaction hung for as long as producers ran. A count, as both may wait at once.
+    var writePauses = 0
     /// Device and inode of the open file, to notice (read-only) that compaction replaced it.
     var fileIdentity: FileIdentity?
     /// Async callers waiting for a sync to cover their records (`Journal.record`).
@@ -396,8 +401,15 @@ final class JournalEngine: @unchecked Sendable {
                 do { try writeSnapshot() } catch { firstError = error }
             }
         }
+        // Data the snapshot did not cover: it may have been skipped (a table too large for
+        // one), and the maintenance thread that would have synced it has stopped.
+        if writable && firstError == nil && lock.withLock({ !isClosed && failure == nil }) {
+            do { try makeDurable(upTo: lock.withLock { endPosition }) } catch { firstError = error }
+        }
         lock.withLock {
+            writePauses += 1
             while syncInFlight { lock.wait() }
+            writePauses -= 1
             if !isClosed {
                 isClosed = true
                 if writable { fd.unlock() }
@@ -417,6 +429,10 @@ final class JournalEngine: @unchecked Sendable {
     func poison(_ error: JournalError) -> JournalError {
         if failure == nil {
             failure = .poisoned(path: path, cause: error.description)
+            // Async waiters are otherwise resumed only by a sync, and the maintenance thread
+            // runs none on a failed handle: a failed `fallocate` left them suspended until
+            // close. A sync in flight resumes them itself when it ends.
+            if !syncInFlight { resumeDurabilityWaitersLocked() }
             lock.broadcast()
         }
         return error

@@ -42,7 +42,8 @@ extension Journal {
             // is the journal's own, and the stream cannot be ended through it either.
             switch error {
             case .chunkTooLarge, .streamFull:
-                try await end(stream, .failed, reason: Journal.clipped(error.description))
+                // The refusal is what the caller needs to hear, even if ending fails too.
+                try? await end(stream, .failed, reason: Journal.clipped(error.description))
             default:
                 break
             }

@@ -109,6 +109,48 @@ import Testing
         try journal.close()
     }
 
+    /// A write waiting out a pause must read the stream table only after it: a compaction's
+    /// swap renumbers the table. The first version of the pause waited inside the idempotent
+    /// append after its lookup, so a retry went to whatever stream then held the old slot,
+    /// or past the table's end (a trap). Here a stream before the appended one is deleted,
+    /// so the compaction moves it from slot 1 to slot 0 while the append waits.
+    @Test func aWriteWaitingOutAPauseLooksUpItsStreamAfterTheSwap() throws {
+        let journal = try Journal(path: TestDirectory().file("renumber.sj"), options: Self.quiet)
+        let engine = journal.engine
+        let gone = try journal.createStream(StreamID("gone"))
+        let kept = try journal.createStream(StreamID("kept"))
+        try journal.append("g0", to: gone)
+        try journal.append("k0", to: kept)
+        try journal.deleteStream(gone)
+        engine.lock.withLock { engine.writePauses += 1 }
+        let outcome = Locked<String?>(nil)
+        let appender = Thread {
+            do {
+                let result = try journal.append(Array("k1".utf8), to: kept, at: 1)
+                outcome.withLock { $0 = "\(result)" }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+        }
+        appender.start()
+        let deadline = Clock.monotonicNanoseconds() + 30_000_000_000
+        while engine.lock.withLock({ engine.writersWaitingForPause }) == 0 && Clock.monotonicNanoseconds() < deadline {
+            sched_yield()
+        }
+        #expect(engine.lock.withLock { engine.writersWaitingForPause } == 1)
+        try journal.compact(policy: .keepEverything)
+        engine.lock.withLock {
+            engine.writePauses -= 1
+            engine.lock.broadcast()
+        }
+        while outcome.withLock({ $0 }) == nil && Clock.monotonicNanoseconds() < deadline { sched_yield() }
+        #expect(outcome.withLock { $0 } == "appended")
+        var chunks = try journal.chunks(of: kept)
+        #expect(try [chunks.next()?.text, chunks.next()?.text, chunks.next()?.text] == ["k0", "k1", nil])
+        #expect(throws: JournalError.unknownStream(gone)) { try journal.info(gone) }
+        try journal.close()
+    }
+
     /// `close` synced nothing when it wrote no snapshot (a table too large for one): the
     /// snapshot's sync was its only one, and the maintenance thread had stopped.
     @Test func closeSyncsWhenItWritesNoSnapshot() throws {

@@ -190,6 +190,7 @@ extension JournalEngine {
 
     private func finishIfStale(_ id: StreamID, cutoff: Int64, reason: String) throws(JournalError) {
         let ackEnd: LogPosition? = try lock.withLock { () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             guard let slot = table.slot(of: id), table[slot].status == .open, table[slot].updatedAt <= cutoff else {
                 return nil

@@ -3,10 +3,22 @@ extension JournalEngine {
     /// Checks the handle may write; call with the lock held.
     @inline(__always)
     func checkWritable() throws(JournalError) {
-        while writePauses > 0 && !isClosed && failure == nil { lock.wait() }
         if isClosed { throw .closed(path: path) }
         if !writable { throw .readOnly(path: path) }
         if let failure { throw failure }
+    }
+
+    /// Waits, lock held, while close or a compaction's swap drains the syncs in flight
+    /// (`writePauses`). The first thing in every block that appends a record, before it
+    /// reads any state: the wait lets go of the lock, and a compaction's swap renumbers the
+    /// stream table. An async appender waits here too, on its thread, for at most the one
+    /// or two syncs the pause drains.
+    @inline(__always)
+    func waitWhileWritesPausedLocked() {
+        if writePauses == 0 { return }
+        writersWaitingForPause += 1
+        while writePauses > 0 && !isClosed && failure == nil { lock.wait() }
+        writersWaitingForPause -= 1
     }
 
     /// Makes room for `needed` bytes of file; call with the lock held. Grows by at least an
@@ -76,6 +88,7 @@ extension JournalEngine {
         }
         let body = StreamOpenBody(id: id.rawValue, metadata: metadata).encoded()
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             if table.slot(of: id) != nil { throw .duplicateStream(id) }
             // Numbers are never reused (FORMAT.md §5); only a damaged or hostile file has
@@ -107,6 +120,7 @@ extension JournalEngine {
     ) throws(JournalError) -> Int {
         let (first, ackEnd, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
             () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             guard let slot = table.slot(of: id, hint: lastSlot) else { throw .unknownStream(id) }
             lastSlot = slot
@@ -164,6 +178,7 @@ extension JournalEngine {
     func appendOne(_ bytes: UnsafeRawBufferPointer, to id: StreamID) throws(JournalError) -> Int {
         let (index, ackEnd, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
             () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             guard let slot = table.slot(of: id, hint: lastSlot) else { throw .unknownStream(id) }
             lastSlot = slot
@@ -186,6 +201,7 @@ extension JournalEngine {
     func append(_ bytes: UnsafeRawBufferPointer, to id: StreamID, at index: Int) throws(JournalError) -> Bool {
         let (stored, ackEnd, bells): (Bool, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
             () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             if isClosed { throw .closed(path: path) }
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -232,6 +248,7 @@ extension JournalEngine {
         let body = Array((reason ?? "").utf8)
         if body.count > reasonLimit { throw .reasonTooLarge(size: body.count, limit: reasonLimit) }
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -254,6 +271,7 @@ extension JournalEngine {
     /// end with that error, the id may be used again, and compaction reclaims its records.
     func deleteStream(_ id: StreamID) throws(JournalError) {
         let ackEnd: LogPosition = try lock.withLock { () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]
@@ -357,7 +375,9 @@ extension JournalEngine {
     /// every `checkpointInterval`: the bound on how much synced log a damaged record could
     /// otherwise pass off as a torn tail, FORMAT.md §5); lock held.
     var checkpointDue: Bool {
-        guard writable, syncedEnd > header.checkpointEnd, headerWrites == syncedHeaderWrites else { return false }
+        guard writable, syncedEnd > header.checkpointEnd, headerWrites == syncedHeaderWrites,
+            snapshotHeadersWaiting == 0
+        else { return false }
         let interval = UInt64(max(options.checkpointInterval.microseconds, 0)) * 1000
         return lastCheckpointNanoseconds == 0 || Clock.monotonicNanoseconds() - lastCheckpointNanoseconds >= interval
     }
@@ -401,6 +421,7 @@ extension JournalEngine {
     /// nothing when the table encodes to more than a record body can hold (FORMAT.md §7).
     func writeSnapshot() throws(JournalError) {
         let written: (UInt64, UInt64, Int)? = try lock.withLock { () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live)
                 .encoded()
@@ -421,6 +442,8 @@ extension JournalEngine {
         }
         guard let (offset, length, epoch) = written else { return }
         var target = LogPosition(offset: offset + length, epoch: epoch)
+        lock.withLock { snapshotHeadersWaiting += 1 }
+        defer { lock.withLock { snapshotHeadersWaiting -= 1 } }
         while true {
             try makeDurable(upTo: target)
             // Never two header writes unsynced at once (FORMAT.md §10): a checkpoint written
@@ -516,6 +539,7 @@ extension JournalEngine {
     ) {
         let (index, position, bells): (Int, LogPosition, WaiterTable.Doorbells?) = try lock.withLock {
             () throws(JournalError) in
+            waitWhileWritesPausedLocked()
             try checkWritable()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let entry = table[slot]

@@ -81,6 +81,11 @@ final class JournalEngine: @unchecked Sendable {
     /// handed the next one to a queued appender, so that wait never ended: close and
     /// compaction hung for as long as producers ran. A count, as both may wait at once.
     var writePauses = 0
+    /// Snapshots waiting to write their header: sync leaders write no checkpoint meanwhile,
+    /// which would make the snapshot wait for one more sync, and under steady load again.
+    var snapshotHeadersWaiting = 0
+    /// Writers waiting in `waitWhileWritesPausedLocked` (tests check where a writer waits).
+    var writersWaitingForPause = 0
     /// Device and inode of the open file, to notice (read-only) that compaction replaced it.
     var fileIdentity: FileIdentity?
     /// Async callers waiting for a sync to cover their records (`Journal.record`).
@@ -410,6 +415,7 @@ final class JournalEngine: @unchecked Sendable {
             writePauses += 1
             while syncInFlight { lock.wait() }
             writePauses -= 1
+            lock.broadcast()
             if !isClosed {
                 isClosed = true
                 if writable { fd.unlock() }

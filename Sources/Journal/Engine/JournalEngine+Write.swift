@@ -329,7 +329,7 @@ extension JournalEngine {
 
     /// Runs one `fdatasync` of everything written so far, then resolves the queue; called
     /// with the lock held and `syncInFlight` set by (or for) this thread.
-    private func leadSyncLocked() throws(JournalError) {
+    func leadSyncLocked() throws(JournalError) {
         var failed: JournalError?
         do { try advanceCheckpointLocked() } catch { failed = error }
         let goal = end
@@ -468,7 +468,8 @@ extension JournalEngine {
                 lock.wait()
             }
             try checkWritable()
-            if fileEpoch != epoch { return nil }
+            // A newer snapshot (another thread's) already has the header: never point it back.
+            if fileEpoch != epoch || offset < header.snapshotOffset { return nil }
             // Only ever move the checkpoint forward: a concurrent sync may have covered more.
             header.checkpointEnd = max(header.checkpointEnd, offset + length)
             header.snapshotOffset = offset

@@ -406,14 +406,17 @@ final class JournalEngine: @unchecked Sendable {
                 do { try writeSnapshot() } catch { firstError = error }
             }
         }
-        // Data the snapshot did not cover: it may have been skipped (a table too large for
-        // one), and the maintenance thread that would have synced it has stopped.
-        if writable && firstError == nil && lock.withLock({ !isClosed && failure == nil }) {
-            do { try makeDurable(upTo: lock.withLock { endPosition }) } catch { firstError = error }
-        }
         lock.withLock {
             writePauses += 1
             while syncInFlight { lock.wait() }
+            // What the snapshot's sync did not cover, with writes paused so that nothing
+            // follows it: records appended since that sync, or everything when the snapshot
+            // was skipped (a table too large for one). The maintenance thread that would
+            // sync them has stopped.
+            if writable && !isClosed && failure == nil && end > syncedEnd {
+                syncInFlight = true
+                do throws(JournalError) { try leadSyncLocked() } catch { firstError = firstError ?? error }
+            }
             writePauses -= 1
             lock.broadcast()
             if !isClosed {

@@ -98,7 +98,7 @@ import Testing
         options.interposition = Interposition(interposer: interposer)
         let journal = try Journal(path: TestDirectory().file("headers.sj"), options: options)
         journal.engine.stopMaintenanceThread()
-        interposer.engine.withLock { $0 = journal.engine }
+        interposer.engine.set(journal.engine)
         let id = try journal.createStream()
         try journal.append("x", to: id)
         interposer.arm()
@@ -185,8 +185,7 @@ private final class SteadyAppenders: @unchecked Sendable {
         let disk = SyncUntilQueued()
         options.interposition = Interposition(interposer: disk)
         journal = try Journal(path: file, options: options)
-        let engine = journal.engine
-        disk.engine.withLock { $0 = (engine, engine.lock.withLock { engine.fd.rawValue }) }
+        disk.engine.set(journal.engine)
         for _ in 0..<2 {
             let id = try journal.createStream()
             done.enter()
@@ -219,10 +218,10 @@ private final class SteadyAppenders: @unchecked Sendable {
 /// with records this one does not cover, or after 50 ms (a bound, so that a writer that stops appending is not held up for good).
 /// Only the journal file's own syncs: a compaction syncs its new file with the lock held.
 private final class SyncUntilQueued: IOInterposer, @unchecked Sendable {
-    let engine = Locked<(JournalEngine, descriptor: Int32)?>(nil)
+    let engine = WeakEngine()
 
     func willPerform(_ operation: IOOperation, descriptor: Int32) throws(Errno) {
-        guard operation == .dataSync, let (engine, journalFile) = engine.withLock({ $0 }), descriptor == journalFile
+        guard operation == .dataSync, let (engine, journalFile) = engine.get(), descriptor == journalFile
         else { return }
         let deadline = Clock.monotonicNanoseconds() + 50_000_000
         // The leader runs this with the engine's lock released. Only a ticket for records
@@ -242,7 +241,7 @@ private final class SyncUntilQueued: IOInterposer, @unchecked Sendable {
 /// Records header writes and syncs; once armed, writes a header (as another thread's
 /// checkpoint would) right after the next sync, with the engine's lock free.
 private final class HeaderWrittenDuringASync: IOInterposer, @unchecked Sendable {
-    let engine = Locked<JournalEngine?>(nil)
+    let engine = WeakEngine()
     private let state = Locked((armed: false, recording: false, sequence: [String]()))
 
     func arm() { state.withLock { $0 = (true, true, []) } }
@@ -266,7 +265,30 @@ private final class HeaderWrittenDuringASync: IOInterposer, @unchecked Sendable 
             defer { state.armed = false }
             return state.armed
         }
-        guard fire, let engine = engine.withLock({ $0 }) else { return }
+        guard fire, let engine = engine.get()?.engine else { return }
         engine.lock.withLock { try? engine.writeHeader() }
+    }
+}
+
+/// The engine a test double calls back into, held weakly: the engine holds the double
+/// through its options, and a strong reference back made a cycle that leaked both (the
+/// sanitizer pass reports leaks).
+private final class WeakEngine: @unchecked Sendable {
+    private let lock = NSLock()
+    private weak var engine: JournalEngine?
+    private var descriptor: Int32 = -1
+
+    /// Remembers `engine` and the descriptor of its journal file.
+    func set(_ engine: JournalEngine) {
+        let descriptor = engine.lock.withLock { engine.fd.rawValue }
+        lock.lock()
+        defer { lock.unlock() }
+        (self.engine, self.descriptor) = (engine, descriptor)
+    }
+
+    func get() -> (engine: JournalEngine, descriptor: Int32)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return engine.map { ($0, descriptor) }
     }
 }

@@ -92,6 +92,38 @@ import Testing
         #expect(client.request("POST", "/streams/s/chunks?index=1", text: "y")?.status == 409)
     }
 
+    /// SIGTERM closed an idle keep-alive connection at once even with a reply still queued
+    /// for a slow reader: the client saw the connection end in the middle of a body. The
+    /// queued reply is now sent first; pipelined requests not yet started are not answered.
+    @Test func aShutdownSendsTheRepliesStillQueuedForASlowReader() throws {
+        let directory = TestDirectory()
+        let server = ServerProcess(file: directory.file("j.sj"), ["--durability", "none"])
+        let client = TestHTTPClient(port: server.port)
+        #expect(client.request("PUT", "/streams/big")?.status == 201)
+        let chunk = String(repeating: "x", count: 60_000)
+        for _ in 0..<16 { #expect(client.request("POST", "/streams/big/chunks", text: chunk)?.status == 201) }
+        let slow = TestHTTPClient(port: server.port, receiveBuffer: 4096)
+        let request = "GET /streams/big/chunks?from=0&limit=16 HTTP/1.1\r\nHost: x\r\n\r\n"
+        #expect(slow.send(String(repeating: request, count: 8)))
+        // Replies are queued in the server beyond what the sockets hold.
+        let queued = eventually {
+            guard let metrics = client.request("GET", "/metrics") else { return false }
+            let line = String(decoding: metrics.body, as: UTF8.self).split(separator: "\n")
+                .first { $0.hasPrefix("journal_server_output_buffered_bytes ") }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 > 0 } ?? false
+        }
+        #expect(queued)
+        server.kill(SIGTERM)
+        var complete = 0
+        while let response = slow.readResponse() {
+            #expect(response.status == 200)
+            complete += 1
+        }
+        #expect(complete >= 1)
+        #expect(slow.rawPending().isEmpty, "a reply was cut off after \(complete) complete ones")
+        #expect(server.waitForExit() == 0)
+    }
+
     /// The longest grace the parser accepts overflowed the deadline and trapped on SIGTERM.
     @Test func aShutdownGraceOfCenturiesStillStopsCleanlyOnASignal() throws {
         let directory = TestDirectory()

@@ -94,6 +94,9 @@ extension EventLoop {
     /// The hub's watch fired: reads the new chunks once, encodes them once into the segment,
     /// moves every waiting subscriber to the delivery queue and re-arms the watch.
     func refresh(_ hub: StreamHub) {
+        // Cancelled, not only dropped: a watch armed after a failed one was queued this
+        // refresh would otherwise stay registered and wake the hub twice.
+        hub.watch?.cancel()
         hub.watch = nil
         do {
             let info = try journal.info(hub.id)

@@ -349,7 +349,17 @@ final class EventLoop {
                 continue
             }
             switch connection.machine.state {
-            case .idle, .receiving: close(connection)
+            case .idle, .receiving:
+                // A reply still queued for a slow reader goes out first, within the grace:
+                // closing at once cut a keep-alive response off mid-body (and could drop a
+                // durable append's acknowledgement, inviting a retry that stores it twice).
+                if connection.output.isEmpty {
+                    close(connection)
+                } else {
+                    connection.machine.close()
+                    connection.closeAfterFlush = true
+                    service(connection)
+                }
             case .processing, .closing, .streaming: break
             }
         }

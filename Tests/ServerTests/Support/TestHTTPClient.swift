@@ -36,10 +36,15 @@ final class TestHTTPClient {
     private var buffer: [UInt8] = []
     private(set) var closedByPeer = false
 
-    /// Connects to 127.0.0.1:`port`; receives time out after `timeout` seconds.
-    init(port: UInt16, timeout: Double = 10) {
+    /// Connects to 127.0.0.1:`port`; receives time out after `timeout` seconds. A
+    /// `receiveBuffer` (bytes) makes a slow reader: set before connecting, it bounds the
+    /// window the server may fill.
+    init(port: UInt16, timeout: Double = 10, receiveBuffer: Int32? = nil) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         precondition(fd >= 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian

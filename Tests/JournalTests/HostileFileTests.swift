@@ -36,6 +36,11 @@ import Testing
         FileBytes.write(bytes, to: path)
     }
 
+    /// Offset of the latest record of `id` in the open `journal` (the record to damage).
+    func latestRecord(of id: StreamID, in journal: Journal) -> UInt64 {
+        journal.engine.lock.withLock { journal.engine.table[journal.engine.table.slot(of: id)!].lastOffset }
+    }
+
     /// Rewrites both header slots through `change`, with fresh checksums.
     func rewriteHeaders(_ path: String, _ change: (inout FileHeader) -> Void) {
         var bytes = FileBytes.read(path)
@@ -387,9 +392,7 @@ import Testing
         let journal = try Journal(path: path, options: JournalOptions(durability: .none))
         let gone = try journal.createStream(StreamID("gone"))
         for text in ["a", "b", "c"] { try journal.append(text, to: gone) }
-        let lastChunk = journal.engine.lock.withLock {
-            journal.engine.table[journal.engine.table.slot(of: gone)!].lastOffset
-        }
+        let lastChunk = latestRecord(of: gone, in: journal)
         try journal.deleteStream(gone)
         let kept = try journal.createStream(StreamID("kept"))
         try journal.append("y", to: kept)
@@ -419,9 +422,7 @@ import Testing
         try journal.finish(long, status: .failed, reason: reason)
         let damaged = try journal.createStream(StreamID("damaged"))
         try journal.append("x", to: damaged)
-        let chunk = journal.engine.lock.withLock {
-            journal.engine.table[journal.engine.table.slot(of: damaged)!].lastOffset
-        }
+        let chunk = latestRecord(of: damaged, in: journal)
         try journal.close()
         var bytes = FileBytes.read(path)
         bytes[Int(chunk) + RecordField.checksum.offset] ^= 0xFF

@@ -441,49 +441,40 @@ extension JournalEngine {
             return (offset, end - offset, fileEpoch)
         }
         guard let (offset, length, epoch) = written else { return }
-        var target = LogPosition(offset: offset + length, epoch: epoch)
+        // Sync leaders write no checkpoint while this waits (`checkpointDue`), so at most the
+        // ones already written, or another snapshot's header, stand between this and its write.
         lock.withLock { snapshotHeadersWaiting += 1 }
         defer { lock.withLock { snapshotHeadersWaiting -= 1 } }
+        var target = LogPosition(offset: offset + length, epoch: epoch)
+        var headerSync: LogPosition?
         while true {
             try makeDurable(upTo: target)
-            // Never two header writes unsynced at once (FORMAT.md §10): a checkpoint written
-            // since that sync is in the other slot, and writing this header would replace
-            // the last durable one, so a power cut could tear both. Sync the checkpoint first.
-            let pending = try lock.withLock { () throws(JournalError) -> LogPosition? in
+            let next: LogPosition? = try lock.withLock { () throws(JournalError) in
                 try checkWritable()
-                if fileEpoch != epoch || headerWrites == syncedHeaderWrites { return nil }
-                return LogPosition(offset: end + 1, epoch: fileEpoch)
+                // A compaction swapped files meanwhile and wrote its own snapshot (this one
+                // was in the old file), or a newer snapshot has the header: nothing to write.
+                if fileEpoch != epoch || offset < header.snapshotOffset { return nil }
+                // Never two header writes unsynced at once (FORMAT.md §10): a header written
+                // since that sync is in the other slot, and writing this one would replace the
+                // last durable slot, so a power cut could tear both. Sync it first, then look
+                // again. One byte past the end: only a sync that starts now covers it.
+                if headerWrites != syncedHeaderWrites { return LogPosition(offset: end + 1, epoch: fileEpoch) }
+                // Only ever move the checkpoint forward: a concurrent sync may have covered more.
+                header.checkpointEnd = max(header.checkpointEnd, offset + length)
+                header.snapshotOffset = offset
+                header.snapshotLength = length
+                try writeHeader()
+                statistics.snapshots += 1
+                headerSync = LogPosition(offset: end + 1, epoch: fileEpoch)
+                return nil
             }
-            guard let pending else { break }
-            target = pending
-        }
-        let headerWritten: LogPosition? = try lock.withLock { () throws(JournalError) in
-            try checkWritable()
-            // A compaction swapped files meanwhile and wrote its own snapshot: this one was
-            // in the old file.
-            if fileEpoch != epoch { return nil }
-            // Another header write came between the loop and here only if it synced too
-            // (checkpoints are written by a sync's leader, before its sync): wait for it.
-            while headerWrites != syncedHeaderWrites && failure == nil && !isClosed && fileEpoch == epoch {
-                lock.wait()
-            }
-            try checkWritable()
-            // A newer snapshot (another thread's) already has the header: never point it back.
-            if fileEpoch != epoch || offset < header.snapshotOffset { return nil }
-            // Only ever move the checkpoint forward: a concurrent sync may have covered more.
-            header.checkpointEnd = max(header.checkpointEnd, offset + length)
-            header.snapshotOffset = offset
-            header.snapshotLength = length
-            try writeHeader()
-            statistics.snapshots += 1
-            // One byte past the end: only a sync that starts after this header write covers
-            // it (FORMAT.md §10).
-            return LogPosition(offset: end + 1, epoch: fileEpoch)
+            guard let next else { break }
+            target = next
         }
         // The header page becomes durable with this sync, run through group commit so that
         // appends continue meanwhile. A header that did not reach the disk only means the
         // open uses the older slot.
-        if let headerWritten { try makeDurable(upTo: headerWritten) }
+        if let headerSync { try makeDurable(upTo: headerSync) }
     }
 }
 

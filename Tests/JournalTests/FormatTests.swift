@@ -178,14 +178,27 @@ import Testing
         #expect(throws: DecodeError.self) { try bad.withUnsafeBytes { try SnapshotBody.decode($0) } }
     }
 
+    /// Each ASCII byte between two letters: accepted exactly when the documented set has it
+    /// (the check reads two 64-bit masks, so a wrong bit would pass or refuse one character).
+    @Test func streamIDAcceptsExactlyTheDocumentedCharacters() {
+        let documented = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~:@+=-".utf8)
+        for byte in UInt8(0)...UInt8(127) {
+            let text = "x" + String(Unicode.Scalar(byte)) + "x"
+            #expect((StreamID.problem(with: text) == nil) == documented.contains(byte), "byte \(byte)")
+        }
+    }
+
     @Test func streamIDRulesAcceptURLSafeNamesAndExplainRejections() throws {
-        for good in ["a", "chat-42", "A.b_c~d:e@f+g=h", String(repeating: "x", count: 128)] {
+        for good in ["a", "chat-42", "A.b_c~d:e@f+g=h", ".a", "a.", "a.b.c", ".-.", String(repeating: "x", count: 128)]
+        {
             #expect(StreamID.problem(with: good) == nil)
             #expect(try StreamID(good).rawValue == good)
         }
         let bad: [(String, String)] = [
             ("", "empty"), ("..", ".."), ("a..b", ".."), (".", ".."), ("a/b", "'/'"), ("a b", "0x20"),
             ("é", "non-ASCII"), (String(repeating: "x", count: 129), "129 bytes"), ("a\u{0}", "0x0"),
+            ("...", ".."), ("a..", ".."), ("..a", ".."), ("x/..", ".."), ("a/b..", ".."), ("..\u{301}", ".."),
+            ("a.b/", "'/'"),
         ]
         for (text, mention) in bad {
             let problem = StreamID.problem(with: text)

@@ -240,18 +240,19 @@ struct LoadedState {
             return .failure(
                 DecodeError(offset: 0, detail: "it covers the log up to \(snapshot.logEnd), not up to itself"))
         }
-        var table = StreamTable()
-        for entry in snapshot.streams {
-            guard table.slot(of: entry.id) == nil else {
-                return .failure(DecodeError(offset: 0, detail: "stream \"\(entry.id)\" appears twice"))
+        var table: StreamTable
+        do {
+            table = try StreamTable(uniqueEntries: snapshot.streams)
+        } catch {
+            switch error {
+            case .id(let id):
+                return .failure(DecodeError(offset: 0, detail: "stream \"\(id)\" appears twice"))
+            case .number(let number):
+                // Two entries with one number made the second replace the first in the number
+                // index: records after the snapshot then went to the wrong stream, and the next
+                // writable open wrote records that failed every open after it.
+                return .failure(DecodeError(offset: 0, detail: "stream number \(number) appears twice"))
             }
-            // Two entries with one number made the second replace the first in the number
-            // index: records after the snapshot then went to the wrong stream, and the next
-            // writable open wrote records that failed every open after it.
-            guard table.slot(number: entry.number) == nil else {
-                return .failure(DecodeError(offset: 0, detail: "stream number \(entry.number) appears twice"))
-            }
-            table.insert(entry)
         }
         table.raiseHighestNumber(to: snapshot.highestStreamNumber)
         return .success((table, header.generation))

@@ -24,17 +24,21 @@ public struct StreamFollower: AsyncSequence, Sendable {
 
     let engine: JournalEngine
     let id: StreamID
+    /// The stream's number when `follow` was called: a stream created later under the same
+    /// id is another stream, and ends this follow with `unknownStream`.
+    let number: UInt32
     let start: Int
 
     /// Starts the follow.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(engine: engine, id: id, nextIndex: start)
+        Iterator(engine: engine, id: id, number: number, nextIndex: start)
     }
 
     /// Reads replay, then live chunks, then the end.
     public struct Iterator: AsyncIteratorProtocol {
         let engine: JournalEngine
         let id: StreamID
+        let number: UInt32
         var nextIndex: Int
         var cursor: ChunkCursor?
         var done = false
@@ -44,8 +48,20 @@ public struct StreamFollower: AsyncSequence, Sendable {
         var alias: MappedRegion?
 
         /// The next event: a chunk, or `.finished` once, then nil. Throws if the journal
-        /// closes or a record is damaged. Returns nil when the task is cancelled.
+        /// closes, the stream is deleted (`unknownStream`) or a record is damaged; after that,
+        /// and when the task is cancelled, returns nil.
         public mutating func next() async throws -> StreamEvent? {
+            do {
+                return try await step()
+            } catch {
+                // An iterator that threw is finished (and lets go of its mapping): asked again,
+                // it would look the id up anew.
+                finish()
+                throw error
+            }
+        }
+
+        private mutating func step() async throws -> StreamEvent? {
             while !done {
                 if Task.isCancelled {
                     finish()
@@ -62,7 +78,7 @@ public struct StreamFollower: AsyncSequence, Sendable {
                 }
                 guard
                     let step = try await engine.nextFollowStep(
-                        of: id, slot: &slot, nextIndex: nextIndex, alias: &alias)
+                        of: id, number: number, slot: &slot, nextIndex: nextIndex, alias: &alias)
                 else {
                     finish()
                     return nil
@@ -138,10 +154,18 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
 
     let engine: JournalEngine
     let start: UInt64
+    /// The file `start` is an offset in (a compaction may replace it before the first
+    /// `next()`), and that file's mapping, to read the rest of it from.
+    let epoch: Int
+    let region: MappedRegion
+    /// The name of every stream the table had when the sequence was made: a record of one
+    /// whose open record lies before `start` is named from here, even once the stream is
+    /// deleted and a compaction has dropped it from the table.
+    let names: [UInt32: StreamID]
 
     /// Starts tailing.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(engine: engine, position: start)
+        Iterator(engine: engine, position: start, names: names, epoch: epoch, region: region)
     }
 
     /// Reads records from the mapping from a log position on.
@@ -165,6 +189,8 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                 if view.isClosed { throw JournalError.closed(path: engine.path) }
                 var end = view.end
                 var region = view.region
+                // Reading the rest of a replaced file: its end says nothing about the new one.
+                var readingOldFile = false
                 if let epoch, epoch != view.epoch {
                     // A compaction replaced the file. Finish what was left of the old log (its
                     // mapping stays valid), then continue where the new file's appends start.
@@ -177,6 +203,7 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                     {
                         region = old
                         end = swap.oldEnd
+                        readingOldFile = true
                     } else {
                         position = view.lastSwap.map { $0.epoch == epoch + 1 ? $0.newStart : view.end } ?? view.end
                         self.epoch = view.epoch
@@ -219,7 +246,13 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                             chunkCount: Int(header.chunkIndex), timestamp: header.timestamp)
                     }
                 }
-                if end == view.end { await engine.waitForLog(beyond: end, epoch: view.epoch) }
+                // Only the current file's end means "caught up". The old file's rest may hold
+                // no event at all (a snapshot): the new file's records are next, not a wait
+                // that lasted until some later append when both files happened to end at the
+                // same offset.
+                if !readingOldFile && end == view.end {
+                    await engine.waitForLog(beyond: end, epoch: view.epoch)
+                }
             }
             return nil
         }
@@ -240,11 +273,11 @@ extension Journal {
     /// Follows `stream` from chunk `index`: replay, then live, then `.finished`.
     /// Throws `unknownStream` or `indexOutOfRange` (an index beyond the stored chunks).
     public func follow(_ stream: StreamID, from index: Int = 0) throws(JournalError) -> StreamFollower {
-        let count = try engine.info(stream).chunkCount
+        let (number, count) = try engine.followTarget(stream)
         guard index >= 0, index <= count else {
             throw .indexOutOfRange(stream, index: index, count: count)
         }
-        return StreamFollower(engine: engine, id: stream, start: index)
+        return StreamFollower(engine: engine, id: stream, number: number, start: index)
     }
 
     /// Where `events(from:)` starts.
@@ -257,8 +290,10 @@ extension Journal {
 
     /// Journal-wide events: streams opened, chunks appended, streams finished, streams deleted.
     public func events(from start: EventStart = .now) throws(JournalError) -> JournalEventSequence {
-        let view = try engine.logView()
-        return JournalEventSequence(engine: engine, start: start == .now ? view.end : Layout.logStart)
+        let (view, names) = try engine.eventStart()
+        return JournalEventSequence(
+            engine: engine, start: start == .now ? view.end : Layout.logStart, epoch: view.epoch, region: view.region,
+            names: names)
     }
 }
 
@@ -268,6 +303,9 @@ public struct StreamWatch: Sendable {
     let token: UInt64
 
     /// Unregisters the callback if it has not run; returns true when it was still pending.
+    /// False means it was taken to be run, not that it has finished: what it signals must
+    /// stay valid (an event loop keeps its eventfd open) until the callback is known to
+    /// have returned.
     @discardableResult
     public func cancel() -> Bool { engine.cancelWatch(token) }
 }
@@ -276,9 +314,10 @@ extension Journal {
     /// For event loops that cannot hold a task per reader: runs `callback` once, when
     /// `stream` has more than `knownCount` chunks or has ended — at once if it already has.
     ///
-    /// The callback runs on the appending thread with the journal locked: it must only
-    /// signal (write to an eventfd, post a semaphore) and return, never call the journal.
-    /// Register again after reading to be told of the next change.
+    /// The callback runs on the thread that made the change, with the journal locked or
+    /// just after (an append rings it once the lock is released): it must only signal (write
+    /// to an eventfd, post a semaphore) and return, never call the journal. Register again
+    /// after reading to be told of the next change.
     @discardableResult
     public func watch(_ stream: StreamID, beyond knownCount: Int, callback: @escaping @Sendable () -> Void)
         throws(JournalError) -> StreamWatch
@@ -305,6 +344,17 @@ extension JournalEngine {
         try lock.withLock { () throws(JournalError) in
             if refresh && !isClosed { try refreshLocked() }
             return LogView(region: region, end: end, isClosed: isClosed, epoch: fileEpoch, lastSwap: lastSwap)
+        }
+    }
+
+    /// A journal-wide follower's start: the log view, and every stream's name by number.
+    func eventStart() throws(JournalError) -> (LogView, [UInt32: StreamID]) {
+        try lock.withLock { () throws(JournalError) in
+            if !isClosed { try refreshLocked() }
+            var names: [UInt32: StreamID] = [:]
+            names.reserveCapacity(table.count)
+            for entry in table.entries { names[entry.number] = entry.id }
+            return (LogView(region: region, end: end, isClosed: isClosed, epoch: fileEpoch, lastSwap: lastSwap), names)
         }
     }
 

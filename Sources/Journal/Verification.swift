@@ -114,8 +114,13 @@ extension Journal {
                 if record.type == .snapshot {
                     snapshots[offset] = UInt64(record.alignedSize)
                     report.snapshots += 1
-                    if let mismatch = snapshotMismatch(body, at: offset, against: table) {
-                        report.problems.append(.init(offset: offset, detail: "snapshot: \(mismatch)"))
+                    switch snapshotMismatch(body, at: offset, against: table) {
+                    case .failure(let mismatch):
+                        report.problems.append(.init(offset: offset, detail: "snapshot: \(mismatch.detail)"))
+                    case .success(let highest):
+                        // As an open that loads it does: a compacted file's snapshot carries
+                        // the numbers of streams it dropped (§7).
+                        table.raiseHighestNumber(to: highest)
                     }
                 }
                 do {
@@ -191,26 +196,39 @@ extension Journal {
         return report
     }
 
-    /// How a snapshot body differs from the state the log rebuilt up to it, or nil.
+    /// Why a snapshot body differs from the state the log rebuilt up to it, or, when it
+    /// matches, its highest stream number.
     private static func snapshotMismatch(_ body: UnsafeRawBufferPointer, at offset: UInt64, against table: StreamTable)
-        -> String?
+        -> Result<UInt32, SnapshotMismatch>
     {
         let snapshot: SnapshotBody
         do { snapshot = try SnapshotBody.decode(body) } catch {
-            return "\(error.detail) at body offset \(error.offset)"
+            return .failure(SnapshotMismatch(detail: "\(error.detail) at body offset \(error.offset)"))
         }
-        if snapshot.logEnd != offset { return "it claims to cover the log up to \(snapshot.logEnd)" }
-        if snapshot.highestStreamNumber != table.highestNumber {
-            return "highest stream number \(snapshot.highestStreamNumber), the log says \(table.highestNumber)"
+        if snapshot.logEnd != offset {
+            return .failure(SnapshotMismatch(detail: "it claims to cover the log up to \(snapshot.logEnd)"))
+        }
+        // Higher is allowed: compaction keeps the numbers of the streams it dropped used.
+        if snapshot.highestStreamNumber < table.highestNumber {
+            return .failure(
+                SnapshotMismatch(
+                    detail:
+                        "highest stream number \(snapshot.highestStreamNumber), the log says \(table.highestNumber)"))
         }
         if snapshot.streams.count != table.live.count {
-            return "\(snapshot.streams.count) streams, the log has \(table.live.count)"
+            return .failure(
+                SnapshotMismatch(detail: "\(snapshot.streams.count) streams, the log has \(table.live.count)"))
         }
         for entry in snapshot.streams {
             guard let slot = table.slot(of: entry.id), table[slot] == entry else {
-                return "stream \"\(entry.id)\" differs from the log"
+                return .failure(SnapshotMismatch(detail: "stream \"\(entry.id)\" differs from the log"))
             }
         }
-        return nil
+        return .success(snapshot.highestStreamNumber)
+    }
+
+    /// What `snapshotMismatch` found wrong.
+    private struct SnapshotMismatch: Error {
+        let detail: String
     }
 }

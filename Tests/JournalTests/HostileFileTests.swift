@@ -36,6 +36,28 @@ import Testing
         FileBytes.write(bytes, to: path)
     }
 
+    /// A compacted file's snapshot keeps the number of a stream it dropped used (FORMAT.md
+    /// §7, §9): a later stream-open record with that number breaks §5 rule 8 for `verify` as
+    /// for an open that loads the snapshot. Without verify raising its highest number at the
+    /// snapshot as the open does, it accepted the record.
+    @Test func aStreamOpenReusingANumberACompactedSnapshotKeepsIsReportedByVerify() throws {
+        let path = TestDirectory().file("reused.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        _ = try journal.createStream(StreamID("kept"))
+        let dropped = try journal.createStream(StreamID("dropped"))
+        try journal.deleteStream(dropped)
+        try journal.compact(policy: .keepEverything)
+        try journal.close()
+        #expect(try Journal.verify(path: path).problems.isEmpty)
+        try appendRawRecord(
+            path, type: .streamOpen, stream: 2, chunkIndex: 0, previous: 0,
+            body: StreamOpenBody(id: "reuser", metadata: [:]).encoded())
+        let problems = try Journal.verify(path: path).problems
+        #expect(
+            problems.contains { $0.detail.contains("stream number 2 is not above the highest so far (2)") },
+            "\(problems)")
+    }
+
     /// Offset of the latest record of `id` in the open `journal` (the record to damage).
     func latestRecord(of id: StreamID, in journal: Journal) -> UInt64 {
         journal.engine.lock.withLock { journal.engine.table[journal.engine.table.slot(of: id)!].lastOffset }

@@ -99,6 +99,13 @@ struct CompactionWriter {
         if buffer.count >= Self.flushSize { try flush() }
     }
 
+    /// Makes the new table's highest stream number at least `number` (the old file's), so
+    /// that the numbers of streams left behind are never given again: the snapshot carries
+    /// it to later opens (FORMAT.md §7, §9).
+    mutating func raiseHighestNumber(to number: UInt32) {
+        table.raiseHighestNumber(to: number)
+    }
+
     /// Appends an index snapshot of the new table; returns its offset and length, or (0, 0)
     /// (the header's "no snapshot") when the table encodes to more than `limit` bytes, as
     /// `JournalEngine.writeSnapshot` does.

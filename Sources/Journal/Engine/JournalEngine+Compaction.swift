@@ -161,6 +161,9 @@ extension JournalEngine {
         if isClosed { throw .closed(path: path) }
         if let failure { throw failure }
         _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, to: end, maxGeneration: generation)
+        // A dropped stream's number stays used: a follower of it, or a journal-wide follower
+        // naming the old file's last records, would otherwise take a new stream for it.
+        writer.raiseHighestNumber(to: table.highestNumber)
         let (snapshotOffset, snapshotLength) = try writer.appendSnapshot(
             generation: generation, limit: options.snapshotBodyLimit)
         try io("fdatasync (compaction)") { () throws(Errno) in try newFD.dataSync() }

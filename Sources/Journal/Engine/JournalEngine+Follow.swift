@@ -28,7 +28,8 @@ extension JournalEngine {
     /// handle on the mapping (see `MappedRegion(aliasing:)`): the chunks and views returned
     /// read through it, and it is replaced when the engine has mapped the file again.
     private func followStepLocked(
-        of id: StreamID, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int, alias: inout MappedRegion?
+        of id: StreamID, number: UInt32, slot hint: (slot: Int, epoch: Int)?, nextIndex: Int,
+        alias: inout MappedRegion?
     ) throws(JournalError) -> FollowStep {
         // A read-only handle looks for other processes' records at each step until the
         // follower first waits (`hint` is where it waited); from then on the poller looks,
@@ -45,7 +46,11 @@ extension JournalEngine {
         if let hint, hint.epoch == fileEpoch, hint.slot < table.count, !table[hint.slot].isDeleted {
             slot = hint.slot
         } else {
-            guard let found = table.slot(of: id) else { throw .unknownStream(id) }
+            // The id may name a stream created since under it (deleted and created again):
+            // the follower's stream is the one with its number, which compaction keeps and no
+            // later stream gets (§9). Following the new one on from this index would skip its
+            // first chunks and pass off the old stream's as its own.
+            guard let found = table.slot(of: id), table[found].number == number else { throw .unknownStream(id) }
             slot = found
         }
         if alias?.base != region.base { alias = MappedRegion(aliasing: region) }
@@ -83,7 +88,8 @@ extension JournalEngine {
     /// of the awaited chunk hands it over with the wake, so a live follower takes the lock
     /// once per chunk (twice for the first chunk after the writer maps the file again).
     func nextFollowStep(
-        of id: StreamID, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int, alias: inout MappedRegion?
+        of id: StreamID, number: UInt32, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int,
+        alias: inout MappedRegion?
     ) async throws(JournalError) -> FollowStep? {
         while true {
             if Task.isCancelled { return nil }
@@ -97,7 +103,8 @@ extension JournalEngine {
                     lock.lock()
                     do throws(JournalError) {
                         let step = try followStepLocked(
-                            of: id, slot: knownSlot.map { ($0, hint!.epoch) }, nextIndex: nextIndex, alias: &mapping)
+                            of: id, number: number, slot: knownSlot.map { ($0, hint!.epoch) }, nextIndex: nextIndex,
+                            alias: &mapping)
                         // Cancellation sets the flag before running the handler, and both take
                         // the lock: either the handler finds this waiter, or this sees the flag.
                         if case .wait(let slot, let epoch) = step, !Task.isCancelled {
@@ -159,6 +166,16 @@ extension JournalEngine {
             }
         } onCancel: {
             lock.withLock { waiters.remove(id, slot: slot)?.wake.fire() }
+        }
+    }
+
+    /// What `Journal.follow` binds a follower to: the stream's number (the id may later name
+    /// another stream) and its chunk count now.
+    func followTarget(_ id: StreamID) throws(JournalError) -> (number: UInt32, chunkCount: Int) {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            return (table[slot].number, Int(table[slot].chunkCount))
         }
     }
 
@@ -231,7 +248,9 @@ extension JournalEngine {
         waiters.wake { waiter in
             guard let slot = waiter.slot else { return end > waiter.known }
             let entry = table[slot]
-            return UInt64(entry.chunkCount) > waiter.known || entry.status.isFinished
+            // A delete ends the stream's followers too (they then find it gone); without it a
+            // follower on a read-only handle waited for good, and the poller with it.
+            return UInt64(entry.chunkCount) > waiter.known || entry.status.isFinished || entry.isDeleted
         }
     }
 }

@@ -30,7 +30,10 @@ public final class Journal: Sendable {
 
     /// Opens the journal at `path` for writing, creating it unless
     /// `options.createIfMissing` is false, and recovers it: a torn tail is dropped, and
-    /// streams left open are handled as `options.openStreams` says.
+    /// streams left open are handled as `options.openStreams` says. A symbolic link in `path`
+    /// is resolved as the journal opens: the handle works on the file it names then (a
+    /// compaction replaces that file and leaves the link), while `path` and errors keep the
+    /// name given.
     public init(path: String, options: JournalOptions = JournalOptions()) throws(JournalError) {
         engine = try JournalEngine.openForWriting(path: path, options: options)
     }

@@ -409,6 +409,41 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         #expect(FileSystem.split("/var/lib/sj/j.sj") == ("/var/lib/sj", "j.sj"))
     }
 
+    /// Compaction renamed its new file over the path as given: through a symbolic link, that
+    /// replaced the link, and the target kept the old content with its lock released, so a
+    /// second writer could open it.
+    @Test func compactingThroughASymbolicLinkReplacesTheTargetAndKeepsTheLink() throws {
+        let directory = TestDirectory()
+        let target = directory.file("target.sj")
+        let link = directory.file("link.sj")
+        try Journal(path: target, options: JournalOptions(durability: .none)).close()
+        #expect(symlink("target.sj", link) == 0)
+        let journal = try Journal(path: link, options: JournalOptions(durability: .none))
+        #expect(journal.path == link, "the path as given")
+        let doomed = try journal.createStream(StreamID("doomed"))
+        try journal.append("dead", to: doomed)
+        try journal.deleteStream(doomed)
+        let id = try journal.createStream(StreamID("kept"))
+        try journal.append("before", to: id)
+        try journal.compact(policy: .keepEverything)
+        try journal.append("after", to: id)
+        var status = stat()
+        #expect(lstat(link, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK, "the link was replaced")
+        #expect(throws: JournalError.locked(path: target, pid: getpid())) {
+            try Journal(path: target, options: JournalOptions(durability: .none)).close()
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names == ["link.sj", "target.sj"])
+        try journal.close()
+        for path in [target, link] {
+            let reader = try Journal.openReadOnly(path: path)
+            var cursor = try reader.chunks(of: id)
+            #expect(try cursor.collect().map(\.text) == ["before", "after"], "\(path)")
+            #expect(try reader.streams().map(\.id) == [id], "\(path)")
+            try reader.close()
+        }
+    }
+
     @Test func aReaderInAnotherProcessFollowsAcrossACompaction() throws {
         let path = TestDirectory().file("cross.sj")
         let journal = try Journal(path: path, options: JournalOptions(durability: .none))

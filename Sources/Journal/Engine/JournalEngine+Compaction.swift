@@ -96,7 +96,7 @@ extension JournalEngine {
         defer { lock.withLock { compacting = false } }
         let (keep, highest, cutoff, oldRegion, writerGeneration) = plan
 
-        let temporary = JournalEngine.compactionTemporaryPrefix(for: path) + "\(getpid())"
+        let temporary = JournalEngine.compactionTemporaryPrefix(for: filePath) + "\(getpid())"
         try? FileSystem.unlink(temporary, interposer: interposer)
         let newFD = try io("create \(temporary)") { () throws(Errno) in
             try FileDescriptor.createExclusive(temporary, interposer: interposer)
@@ -186,12 +186,12 @@ extension JournalEngine {
         }
         Failpoint.hit("compact-after-sync")
         try io("rename \(temporary)") { () throws(Errno) in
-            try FileSystem.rename(temporary, path, interposer: interposer)
+            try FileSystem.rename(temporary, filePath, interposer: interposer)
         }
         installed = true
         Failpoint.hit("compact-after-rename")
         do throws(Errno) {
-            try FileSystem.syncDirectory(containing: path, interposer: interposer)
+            try FileSystem.syncDirectory(containing: filePath, interposer: interposer)
         } catch {
             // The rename happened; whether it is durable is unknown: refuse further writes.
             newFD.close()

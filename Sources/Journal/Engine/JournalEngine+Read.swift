@@ -159,7 +159,7 @@ extension JournalEngine {
         // by chunk index); journal-wide followers then resume at its end (FORMAT.md §9).
         let oldEnd: UInt64? = (try? readNewRecordsLocked()) == nil ? nil : end
         let oldHeader = try? LoadedState.pickHeader(region.bytes(at: 0, count: Int(Layout.logStart)), path: path)
-        let newFD = try io("open") { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
+        let newFD = try io("open") { () throws(Errno) in try FileDescriptor.open(filePath, .readOnly) }
         var adopted = false
         defer { if !adopted { newFD.close() } }
         let size = try io("fstat") { () throws(Errno) in try newFD.size() }
@@ -218,7 +218,7 @@ extension JournalEngine {
         if isClosed { throw .closed(path: path) }
         if writable { return }
         statistics.lookups += 1
-        if let current = try? FileSystem.identity(of: path), current != fileIdentity {
+        if let current = try? FileSystem.identity(of: filePath), current != fileIdentity {
             try reopenReplacedFileLocked()
         }
         // Only new records can satisfy a waiter (a replaced file woke everyone above). Looking

@@ -14,7 +14,13 @@ import Synchronization
 /// is in flight (group commit). Readers copy what they need under the lock and then read the
 /// mapping without it: bytes below `end` never change once written.
 final class JournalEngine: @unchecked Sendable {
+    /// The path as the caller gave it: `Journal.path`, and what errors name.
     let path: String
+    /// `path` with its symbolic links resolved when the journal was opened: every operation
+    /// on a name (opening, the compaction's temporary file, its rename and directory sync,
+    /// leftovers, identity checks) uses this one. Renaming over a link replaced the link,
+    /// and its target kept the old file, unlocked, for a second writer to open.
+    let filePath: String
     let writable: Bool
     let options: JournalOptions
     private(set) var report: RecoveryReport
@@ -97,10 +103,11 @@ final class JournalEngine: @unchecked Sendable {
     var pollFailure: JournalError?
 
     init(
-        path: String, writable: Bool, options: JournalOptions, fd: FileDescriptor, region: MappedRegion,
-        fileSize: UInt64, state: LoadedState
+        path: String, filePath: String, writable: Bool, options: JournalOptions, fd: FileDescriptor,
+        region: MappedRegion, fileSize: UInt64, state: LoadedState
     ) {
         self.path = path
+        self.filePath = filePath
         self.writable = writable
         self.options = options.inRange
         self.fd = fd
@@ -155,8 +162,9 @@ final class JournalEngine: @unchecked Sendable {
     /// Opens (creating if allowed) the journal for writing and runs recovery.
     static func openForWriting(path: String, options: JournalOptions) throws(JournalError) -> JournalEngine {
         let started = Clock.monotonicNanoseconds()
-        let fd = try lockedDescriptor(path: path, options: options)
-        removeLeftovers(path: path)
+        let filePath = FileSystem.resolvingLinks(path)
+        let fd = try lockedDescriptor(path: path, filePath: filePath, options: options)
+        removeLeftovers(path: filePath)
         var handedOff = false
         defer { if !handedOff { fd.close() } }
         let size = try regularFileSize(fd, path: path)
@@ -167,7 +175,8 @@ final class JournalEngine: @unchecked Sendable {
         }
         let state = try LoadedState.load(region.bytes(at: 0, count: Int(size)), path: path)
         let engine = JournalEngine(
-            path: path, writable: true, options: options, fd: fd, region: region, fileSize: size, state: state)
+            path: path, filePath: filePath, writable: true, options: options, fd: fd, region: region, fileSize: size,
+            state: state)
         handedOff = true
         try engine.finishRecovery(started: started)
         return engine
@@ -176,7 +185,9 @@ final class JournalEngine: @unchecked Sendable {
     /// Opens an existing journal without the writer lock.
     static func openReadOnly(path: String) throws(JournalError) -> JournalEngine {
         let started = Clock.monotonicNanoseconds()
-        let fd = try io("open", path) { () throws(Errno) in try FileDescriptor.open(path, .readOnly) }
+        // Resolved like a writer's path, so that both look at the file the writer compacts.
+        let filePath = FileSystem.resolvingLinks(path)
+        let fd = try io("open", path) { () throws(Errno) in try FileDescriptor.open(filePath, .readOnly) }
         var handedOff = false
         defer { if !handedOff { fd.close() } }
         let size = try regularFileSize(fd, path: path)
@@ -187,8 +198,8 @@ final class JournalEngine: @unchecked Sendable {
         var state = try LoadedState.load(region.bytes(at: 0, count: Int(size)), path: path)
         state.report.durationNanoseconds = Clock.monotonicNanoseconds() - started
         let engine = JournalEngine(
-            path: path, writable: false, options: JournalOptions(), fd: fd, region: region, fileSize: size,
-            state: state)
+            path: path, filePath: filePath, writable: false, options: JournalOptions(), fd: fd, region: region,
+            fileSize: size, state: state)
         handedOff = true
         return engine
     }
@@ -215,17 +226,20 @@ final class JournalEngine: @unchecked Sendable {
         }
     }
 
-    /// Opens `path` read-write and takes the writer lock, creating the file first if needed.
-    private static func lockedDescriptor(path: String, options: JournalOptions) throws(JournalError) -> FileDescriptor {
+    /// Opens `filePath` (`path` resolved) read-write and takes the writer lock, creating the
+    /// file first if needed. Errors name `path`.
+    private static func lockedDescriptor(
+        path: String, filePath: String, options: JournalOptions
+    ) throws(JournalError) -> FileDescriptor {
         while true {
             let fd: FileDescriptor
             do {
-                fd = try FileDescriptor.open(path, .readWrite, interposer: options.interposition?.interposer)
+                fd = try FileDescriptor.open(filePath, .readWrite, interposer: options.interposition?.interposer)
             } catch {
                 guard error == .noEntry, options.createIfMissing else {
                     throw notARegularFile(path: path, errno: error) ?? .io(operation: "open", path: path, errno: error)
                 }
-                try createJournalFile(path: path, interposer: options.interposition?.interposer)
+                try createJournalFile(at: filePath, named: path, interposer: options.interposition?.interposer)
                 continue
             }
             let locked: Bool
@@ -241,7 +255,7 @@ final class JournalEngine: @unchecked Sendable {
             // The path may have been replaced (compaction) between open and flock: the lock
             // must be on the file the path names now.
             let mine = try? fd.identity()
-            let current = try? FileSystem.identity(of: path)
+            let current = try? FileSystem.identity(of: filePath)
             if mine != nil && mine == current { return fd }
             fd.close()
         }
@@ -260,10 +274,13 @@ final class JournalEngine: @unchecked Sendable {
         }
     }
 
-    /// Writes a new, empty journal beside `path` and links it into place, so no reader ever
-    /// sees a half-written header under the real name.
-    static func createJournalFile(path: String, interposer: (any IOInterposer)?) throws(JournalError) {
-        let temporary = creationTemporaryPrefix(for: path) + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    /// Writes a new, empty journal beside `filePath` and links it into place, so no reader
+    /// ever sees a half-written header under the real name. Errors name `path`, the name the
+    /// caller gave (the same but for symbolic links).
+    static func createJournalFile(
+        at filePath: String, named path: String, interposer: (any IOInterposer)?
+    ) throws(JournalError) {
+        let temporary = creationTemporaryPrefix(for: filePath) + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // Errors name the journal's path: the temporary name is an implementation detail,
         // and "No such file or directory" for it means the directory is missing.
         let fd = try io("create", path) { () throws(Errno) in
@@ -289,7 +306,7 @@ final class JournalEngine: @unchecked Sendable {
             try fd.sync()
         }
         do {
-            try FileSystem.link(temporary, path, interposer: interposer)
+            try FileSystem.link(temporary, filePath, interposer: interposer)
         } catch {
             // Another process created it first: use theirs.
             if error == .exists { return }
@@ -301,7 +318,7 @@ final class JournalEngine: @unchecked Sendable {
         // it returns, no power loss can bring the temporary name back as a second link.
         try? FileSystem.unlink(temporary, interposer: interposer)
         try io("fsync directory", path) { () throws(Errno) in
-            try FileSystem.syncDirectory(containing: path, interposer: interposer)
+            try FileSystem.syncDirectory(containing: filePath, interposer: interposer)
         }
     }
 

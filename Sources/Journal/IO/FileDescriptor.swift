@@ -201,6 +201,39 @@ enum FileSystem {
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
+    /// `path` with every symbolic link in it resolved, made absolute: the name of the file
+    /// itself. A last component that is a link to a file not there yet resolves to where it
+    /// points (a journal created through the link goes there, as `open(O_CREAT)` would put
+    /// it). When the directory cannot be resolved (it does not exist, or a link loops),
+    /// `path` comes back unchanged, and the open that follows reports the problem.
+    static func resolvingLinks(_ path: String) -> String {
+        var current = path
+        // The kernel's own limit on links followed in one lookup (ELOOP).
+        for _ in 0..<40 {
+            if let real = realpath(current, nil) {
+                defer { free(real) }
+                return String(cString: real)
+            }
+            guard errno == ENOENT else { return path }
+            var info = stat()
+            guard lstat(current, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else {
+                // The last component does not exist: resolve the directory it goes in.
+                let (directory, name) = split(current)
+                guard let real = realpath(directory, nil) else { return path }
+                defer { free(real) }
+                let resolved = String(cString: real)
+                return (resolved == "/" ? "" : resolved) + "/" + name
+            }
+            // A link to something missing: follow it by hand, relative to its directory.
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(current, &target, target.count - 1)
+            guard count > 0 else { return path }
+            let text = String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = text.hasPrefix("/") ? text : split(current).directory + "/" + text
+        }
+        return path
+    }
+
     /// `stat(2)` identity of a path, or nil when it does not exist.
     static func identity(of path: String) throws(Errno) -> FileIdentity? {
         var info = stat()

@@ -60,6 +60,9 @@ public struct JournalOptions: Sendable, Equatable {
     /// The largest snapshot body written (the format's record limit); tests set less, as a
     /// table that encodes to over 1 GiB takes millions of streams.
     var snapshotBodyLimit = Layout.maxBodyLength
+    /// How much of the log compaction copies between two progress reports. Tests set a few
+    /// KiB, so that a small journal takes several slices.
+    var compactionSlice: UInt64 = 64 << 20
 
     /// The defaults.
     public init() {}
@@ -72,6 +75,7 @@ public struct JournalOptions: Sendable, Equatable {
         var options = self
         options.maxChunkSize = min(max(maxChunkSize, 0), Layout.maxBodyLength)
         options.snapshotInterval = max(snapshotInterval, 1)
+        options.compactionSlice = max(compactionSlice, 1)
         return options
     }
 

@@ -497,6 +497,28 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         journal.engine.lock.withLock { journal.engine.compacting = false }
         try journal.close()
     }
+
+    /// The copy went to the end of the log in one call, so the slice loop ran once: the
+    /// CLI's progress bar jumped from 0 to 100%.
+    @Test func theCopyReportsProgressSliceBySlice() throws {
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        options.compactionSlice = 64 << 10
+        let journal = try Journal(path: TestDirectory().file("slices.sj"), options: options)
+        let id = try journal.createStream(StreamID("s"))
+        for _ in 0..<100 { try journal.append([UInt8](repeating: 3, count: 10_000), to: id) }
+        let seen = Locked<[CompactionProgress]>([])
+        try journal.compact(policy: .keepEverything) { progress in seen.withLock { $0.append(progress) } }
+        let copying = seen.withLock { $0 }.filter { $0.phase == .copying }
+        let read = copying.map(\.bytesRead)
+        #expect(copying.count >= 10, "\(read)")
+        #expect(zip(read, read.dropFirst()).allSatisfy { $0 < $1 }, "\(read)")
+        #expect(read.first == 0 && read.last == copying.last?.bytesTotal, "\(read)")
+        #expect(zip(read.dropFirst(), read.dropFirst(2)).allSatisfy { $1 - $0 < 64 << 10 + 20_000 }, "\(read)")
+        var cursor = try journal.chunks(of: id)
+        #expect(try cursor.collect().count == 100)
+        try journal.close()
+    }
 }
 
 @Suite struct AutoCompactionTests {

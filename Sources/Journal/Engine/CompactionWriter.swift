@@ -41,16 +41,18 @@ struct CompactionWriter {
 
     func keeps(_ stream: UInt32) -> Bool { keep.contains(stream) || stream > plannedHighest }
 
-    /// Copies every kept record of `log` in `[from, to)`; returns where it stopped (== `to`
-    /// unless the log there is not valid, which the caller treats as corruption).
-    mutating func copy(_ log: UnsafeRawBufferPointer, from: UInt64, to: UInt64, maxGeneration: UInt32)
+    /// Copies the kept records of `log` (every byte of which is valid log) from `from` on,
+    /// whole records, until reaching `bound`; returns where it stopped: the first record
+    /// boundary at or after `bound`, at most `log`'s end. A record straddling `bound` is
+    /// copied whole, which lets a caller copy a long log a slice at a time.
+    mutating func copy(_ log: UnsafeRawBufferPointer, from: UInt64, until bound: UInt64, maxGeneration: UInt32)
         throws(JournalError) -> UInt64
     {
-        var scanner = LogScanner(
-            log: UnsafeRawBufferPointer(rebasing: log[0..<Int(to)]), from: from, maxGeneration: maxGeneration)
-        while scanner.offset < to {
+        let end = UInt64(log.count)
+        var scanner = LogScanner(log: log, from: from, maxGeneration: maxGeneration)
+        while scanner.offset < min(bound, end) {
             let next = scanner.next()
-            if case .invalid(let offset, _) = next, let length = damagedSnapshots[offset], offset + length <= to {
+            if case .invalid(let offset, _) = next, let length = damagedSnapshots[offset], offset + length <= end {
                 scanner.skip(to: offset + length)
                 continue
             }

@@ -160,7 +160,7 @@ extension JournalEngine {
         // (and a close closed the descriptor this would rename over and unlock).
         if isClosed { throw .closed(path: path) }
         if let failure { throw failure }
-        _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, to: end, maxGeneration: generation)
+        _ = try writer.copy(region.bytes(at: 0, count: Int(end)), from: copied, until: end, maxGeneration: generation)
         // A dropped stream's number stays used: a follower of it, or a journal-wide follower
         // naming the old file's last records, would otherwise take a new stream for it.
         writer.raiseHighestNumber(to: table.highestNumber)
@@ -251,7 +251,8 @@ extension JournalEngine {
         return report
     }
 
-    /// Copies `[from, to)` in slices of 64 MiB so progress can be reported.
+    /// Copies `[from, to)` in slices of `JournalOptions.compactionSlice` (64 MiB), reporting
+    /// progress after each.
     private func copyInSlices(
         _ writer: inout CompactionWriter, region: MappedRegion, from: UInt64, to: UInt64, generation: UInt32,
         phase: CompactionProgress.Phase, progress: (@Sendable (CompactionProgress) -> Void)?
@@ -260,8 +261,10 @@ extension JournalEngine {
         var position = from
         while position < to {
             // Slice ends fall on record boundaries because the writer copies whole records and
-            // returns where the next one starts.
-            position = try writer.copy(log, from: position, to: to, maxGeneration: generation)
+            // returns where the next one starts. Bounded by the slice: copying up to `to` made
+            // one slice of the whole log, and the progress went from 0 to 100% in one step.
+            let bound = min(position + options.compactionSlice, to)
+            position = try writer.copy(log, from: position, until: bound, maxGeneration: generation)
             progress?(
                 CompactionProgress(
                     phase: phase, bytesRead: position - Layout.logStart, bytesTotal: to - Layout.logStart))

@@ -29,7 +29,9 @@ enum CompactCommand: Command {
         by itself, so stop it first or let it. With --dry-run nothing is written and the
         journal file stays byte for byte as it was (the report is computed on a temporary
         copy, made under the lock so no writer changes the file meanwhile); the report says
-        what would go.
+        what would go. The copy, PATH.dry-run-PID beside the journal, is removed when the dry
+        run ends, on Ctrl-C, SIGTERM or SIGHUP too; one a killed dry run left is removed by the
+        next command that opens the journal for writing.
 
         """
 
@@ -142,9 +144,15 @@ enum CompactCommand: Command {
             throw lockedFailure(path, pid)
         }
         defer { flock(source, LOCK_UN) }
-        let copy = "\(path).dry-run-\(getpid())"
-        defer { unlink(copy) }
+        // Beside the file itself, where the next writable open looks for a copy a killed dry
+        // run left (the library resolves links the same way).
+        let copy = "\(resolvingLinks(path)).dry-run-\(getpid())"
+        // Only a dead process with this PID can have left this name.
+        unlink(copy)
+        DryRunCopy.removeOnSignal(copy)
+        defer { DryRunCopy.remove() }
         try copyFile(source, named: path, to: copy)
+        failpoint("dry-run-after-copy")
         // The copy is the user's file byte for byte: errors name theirs, which is what to fix.
         let compacted = Result { () throws(JournalError) in try dryRunCompaction(of: copy, policy: policy) }
         var report = try compacted.mapError { $0.naming(path, insteadOf: copy) }.get()
@@ -159,6 +167,25 @@ enum CompactCommand: Command {
         let journal = try Journal(path: copy, options: journalOptions.withoutCreating)
         defer { try? journal.close() }
         return try journal.compact(policy: policy, dryRun: true)
+    }
+
+    /// `path` with its symbolic links resolved, or `path` when that fails.
+    private static func resolvingLinks(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
+    }
+
+    /// Where the CLI tests stop a dry run to interrupt it: with `JOURNAL_FAILPOINT=name` set,
+    /// a debug build says so on standard error and waits for a signal. Release builds
+    /// compile it away.
+    private static func failpoint(_ name: String) {
+        #if DEBUG
+            guard let wanted = getenv("JOURNAL_FAILPOINT"), String(cString: wanted) == name else { return }
+            let line = Array("failpoint \(name)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            while true { pause() }
+        #endif
     }
 
     /// Copies the open file `name` (for messages) to a new file at `path`.
@@ -302,6 +329,42 @@ extension JournalOptions {
         var options = self
         options.createIfMissing = false
         return options
+    }
+}
+
+/// The dry run's copy of the journal, removed when a signal ends the process: it was
+/// removed only as the dry run returned, so Ctrl-C or a kill left a whole copy of the
+/// journal beside it.
+private enum DryRunCopy {
+    /// The copy's name, for the handler. Never freed: a handler on another thread may be
+    /// reading it as the dry run ends, and the process exits soon after.
+    nonisolated(unsafe) private static var path: UnsafeMutablePointer<CChar>?
+    /// Puts back the handlers `removeOnSignal` replaced.
+    nonisolated(unsafe) private static var restore: [() -> Void] = []
+
+    /// Until `remove`, SIGINT, SIGTERM and SIGHUP remove `copy` and then end the process as
+    /// they would have (the status says which signal).
+    static func removeOnSignal(_ copy: String) {
+        path = strdup(copy)
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            // unlink, signal and raise are async-signal-safe. The signal is blocked while its
+            // handler runs, so the raised one is delivered, to the default action, on return.
+            let previous = signal(number) { number in
+                if let path = DryRunCopy.path { unlink(path) }
+                signal(number, SIG_DFL)
+                raise(number)
+            }
+            restore.append { signal(number, previous) }
+        }
+    }
+
+    /// Removes the copy, then puts the handlers back (in this order, so a signal in between
+    /// still finds the copy removed).
+    static func remove() {
+        if let path { unlink(path) }
+        for undo in restore { undo() }
+        restore = []
+        path = nil
     }
 }
 

@@ -658,6 +658,30 @@ enum Fixture {
         }
     }
 
+    /// A dry run interrupted by Ctrl-C or a kill removes its copy of the journal; one killed
+    /// with SIGKILL leaves it, and the next writable open removes it. The copy used to be
+    /// removed only when the dry run returned, so every interrupted one left a full copy.
+    @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
+    func anInterruptedDryRunLeavesNoCopyBehind(signal: Int32) throws {
+        try Fixture.prepare(path)
+        func copies() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".dry-run-") }
+        }
+        let dry = CLIProcess(
+            ["--file", path, "compact", "--dry-run"], environment: ["JOURNAL_FAILPOINT": "dry-run-after-copy"],
+            directory: directory.path)
+        #expect(dry.waitForStderr { $0.contains("failpoint dry-run-after-copy") }, "\(dry.stderr)")
+        #expect(try copies() == ["journal.sj.dry-run-\(dry.pid)"])
+        dry.signal(signal)
+        #expect(dry.waitForExit() == 128 + signal)
+        if signal == SIGKILL {
+            #expect(try copies().count == 1)
+            let compacted = cli("compact")
+            #expect(compacted.status == 0, "\(compacted.stderr)")
+        }
+        #expect(try copies() == [])
+    }
+
     // MARK: dump
 
     @Test func dumpListsEveryRecordWithOffsetTypeStreamIndexLengthAndChecksum() throws {

@@ -401,6 +401,28 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try journal.close()
     }
 
+    /// `journalctl-stream compact --dry-run` copies the journal to `PATH.dry-run-PID` and
+    /// removed the copy only as it returned: killed, it left a full copy for good.
+    @Test func theNextWritableOpenRemovesTheCopyAKilledDryRunLeft() throws {
+        let directory = TestDirectory()
+        let path = directory.file("dry.sj")
+        try Journal(path: path, options: JournalOptions(durability: .none)).close()
+        let exited = ChildProcess([], executable: "/bin/true")
+        #expect(exited.waitForExit() == 0)
+        let dead = "dry.sj.dry-run-\(exited.pid)"
+        // A live process's copy stays: it may be a dry run still working on it.
+        let alive = "dry.sj.dry-run-\(getpid())"
+        for name in [dead, alive] {
+            #expect(FileManager.default.createFile(atPath: directory.file(name), contents: Data([1, 2, 3])))
+        }
+        try Journal.openReadOnly(path: path).close()
+        #expect(access(directory.file(dead), F_OK) == 0, "a read-only open holds no lock and removes nothing")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        #expect(access(directory.file(dead), F_OK) != 0, "the dead dry run's copy is still there")
+        #expect(access(directory.file(alive), F_OK) == 0)
+        try journal.close()
+    }
+
     @Test func leftoversAreLookedForInTheJournalsOwnDirectoryWhereverItIs() {
         // The cleanup lists this directory and unlinks names in it; a journal in the root
         // directory used to be given a relative name to unlink.

@@ -272,14 +272,21 @@ extension JournalEngine {
         return position
     }
 
+    /// Name of the copy `journalctl-stream compact --dry-run` reports on, followed by the
+    /// PID of the process that made it (the CLI spells the same name).
+    static func dryRunCopyPrefix(for path: String) -> String { path + ".dry-run-" }
+
     /// Removes what crashed processes left beside the journal; call holding the writer lock.
     /// Every `PATH.compact-*` goes: only the lock holder compacts, so none is in use. A
     /// `PATH.creating-PID-*` goes only when process PID is gone: a live one may be a creator
-    /// that lost the race to ours and is about to find that out and remove its own name.
+    /// that lost the race to ours and is about to find that out and remove its own name. So
+    /// does a `PATH.dry-run-PID`: a dry run killed before it removed its copy left a whole
+    /// copy of the journal for good, while a live one may still be reading its copy.
     static func removeLeftovers(path: String) {
         let (directory, base) = FileSystem.split(path)
         let compacting = compactionTemporaryPrefix(for: base)
         let creating = creationTemporaryPrefix(for: base)
+        let dryRun = dryRunCopyPrefix(for: base)
         guard let handle = opendir(directory) else { return }
         defer { closedir(handle) }
         while let entry = readdir(handle) {
@@ -291,12 +298,21 @@ extension JournalEngine {
                 leftover = true
             } else if name.hasPrefix(creating) {
                 let pid = name.dropFirst(creating.count).prefix { $0 != "-" }
-                leftover = Int32(pid).map { kill($0, 0) != 0 && errno == ESRCH } ?? false
+                leftover = Int32(pid).map(processIsGone) ?? false
+            } else if name.hasPrefix(dryRun) {
+                // The whole rest is the PID: anything else is not a name a dry run makes.
+                leftover = Int32(name.dropFirst(dryRun.count)).map(processIsGone) ?? false
             } else {
                 leftover = false
             }
             if leftover { try? FileSystem.unlink(directory == "/" ? "/" + name : directory + "/" + name) }
         }
+    }
+
+    /// Whether no process `pid` exists. Not for 0 or a negative number, which `kill` takes as
+    /// a process group: a name with one is nobody's to remove.
+    private static func processIsGone(_ pid: Int32) -> Bool {
+        pid > 0 && kill(pid, 0) != 0 && errno == ESRCH
     }
 }
 

@@ -56,8 +56,9 @@ public struct CompactionReport: Sendable, Equatable {
     public var bytesCopied: UInt64 = 0
     /// Streams dropped by the retention policy (deleted streams are not listed).
     public var streamsDropped: [StreamID] = []
-    /// Deleted streams whose records were reclaimed (for a dry run: those deleted since the
-    /// journal was opened; the others are only found by the copy).
+    /// Deleted streams whose records were reclaimed (for a dry run: would be; counted by
+    /// reading the log, as the copy does, since streams deleted before the journal was
+    /// opened are in no snapshot).
     public var deletedStreamsReclaimed = 0
     /// Streams kept.
     public var streamsKept = 0

@@ -97,6 +97,30 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try reopened.close()
     }
 
+    /// A dry run counted only the deleted streams in memory, which after a reopen from a
+    /// snapshot are those deleted since: the CLI's dry run, on a fresh open of a copy,
+    /// always said 0.
+    @Test func aDryRunCountsTheDeletedStreamsTheCompactionThenReclaims() throws {
+        let path = TestDirectory().file("dry-deleted.sj")
+        let options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600)))
+        let journal = try Journal(path: path, options: options)
+        for name in ["gone-1", "gone-2", "kept", "gone-3"] {
+            let id = try journal.createStream(StreamID(name))
+            try journal.append("\(name) chunk", to: id)
+        }
+        try journal.deleteStream(StreamID("gone-1"))
+        try journal.deleteStream(StreamID("gone-2"))
+        try journal.close()
+        let reopened = try Journal(path: path, options: options)
+        try reopened.deleteStream(StreamID("gone-3"))
+        let dry = try reopened.compact(policy: .keepEverything, dryRun: true)
+        let real = try reopened.compact(policy: .keepEverything)
+        #expect(dry.deletedStreamsReclaimed == 3)
+        #expect(real.deletedStreamsReclaimed == 3)
+        #expect(try reopened.streams().map(\.id.rawValue) == ["kept"])
+        try reopened.close()
+    }
+
     @Test func retentionByAgeTreatsCompletedAndUnsuccessfulStreamsSeparately() throws {
         let (journal, expected) = try buildCompactionJournal(at: TestDirectory().file("age.sj"))
         let now = Clock.wallMicroseconds() + 3_600_000_000  // an hour later

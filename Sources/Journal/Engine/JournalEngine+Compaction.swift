@@ -80,21 +80,27 @@ extension JournalEngine {
             report.logBytesBefore = end - Layout.logStart
             report.fileBytesBefore = fileSize
             report.streamsDropped = plan.dropped.map(\.id)
-            report.deletedStreamsReclaimed = table.entries.filter(\.isDeleted).count
             report.streamsKept = plan.keep.count
             let kept = table.live.filter { plan.keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
             report.logBytesAfter = kept
             if !dryRun { compacting = true }
-            return (plan.keep, table.highestNumber, end, region, generation)
+            return (plan.keep, table.highestNumber, end, region, generation, damagedSnapshots)
         }
+        let (keep, highest, cutoff, oldRegion, writerGeneration, damaged) = plan
         let estimate = Self.compactedFileSize(logBytes: report.logBytesAfter, fileBytesBefore: report.fileBytesBefore)
         if dryRun {
+            // Counted from the log, as the copy counts: the table knows only the deletions
+            // made since the open (a snapshot holds live streams only), and a dry run on a
+            // fresh open, as the CLI's is, always said 0.
+            let leftBehind = try streamsLeftBehind(
+                oldRegion.bytes(at: 0, count: Int(cutoff)), keep: keep, generation: writerGeneration,
+                damagedSnapshots: damaged)
+            report.deletedStreamsReclaimed = leftBehind - report.streamsDropped.count
             report.fileBytesAfter = estimate
             report.durationNanoseconds = Clock.monotonicNanoseconds() - started
             return report
         }
         defer { lock.withLock { compacting = false } }
-        let (keep, highest, cutoff, oldRegion, writerGeneration) = plan
 
         let temporary = JournalEngine.compactionTemporaryPrefix(for: filePath) + "\(getpid())"
         try? FileSystem.unlink(temporary, interposer: interposer)
@@ -249,6 +255,29 @@ extension JournalEngine {
         report.durationNanoseconds = finished - started
         statistics.lastCompactionPauseNanoseconds = report.pauseNanoseconds
         return report
+    }
+
+    /// How many streams a compaction keeping `keep` would leave behind: the stream-open
+    /// records in `log` of streams not kept, deleted or dropped. Reads the log as the copy
+    /// does, skipping the damaged snapshots the open skipped, and fails where it would.
+    private func streamsLeftBehind(
+        _ log: UnsafeRawBufferPointer, keep: Set<UInt32>, generation: UInt32, damagedSnapshots: [UInt64: UInt64]
+    ) throws(JournalError) -> Int {
+        let end = UInt64(log.count)
+        var scanner = LogScanner(log: log, from: Layout.logStart, maxGeneration: generation)
+        var count = 0
+        while scanner.offset < end {
+            let next = scanner.next()
+            if case .invalid(let offset, _) = next, let length = damagedSnapshots[offset], offset + length <= end {
+                scanner.skip(to: offset + length)
+                continue
+            }
+            guard case .record(let header, _, _) = next else {
+                throw .corruption(path: path, offset: scanner.offset, detail: "compaction met an invalid record")
+            }
+            if header.type == .streamOpen && !keep.contains(header.stream) { count += 1 }
+        }
+        return count
     }
 
     /// Copies `[from, to)` in slices of `JournalOptions.compactionSlice` (64 MiB), reporting

@@ -63,6 +63,36 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         #expect(try reader.info(StreamID("open")).chunkCount == 71)
     }
 
+    /// `fail(id, reason: "")` kept "" in memory, but the copy rebuilds the table from the
+    /// records, where an empty body reads as no reason: the info changed across compaction.
+    @Test func anEmptyReasonIsNoReasonBeforeAndAfterCompactionAndReopen() throws {
+        let path = TestDirectory().file("empty-reason.sj")
+        let options = JournalOptions(durability: .none, openStreams: .keepOpen(staleAfter: .seconds(3600)))
+        let journal = try Journal(path: path, options: options)
+        let failed = try journal.createStream(StreamID("failed"))
+        try journal.fail(failed, reason: "")
+        let cancelled = try journal.createStream(StreamID("cancelled"))
+        try journal.cancel(cancelled, reason: "")
+        let before = try [failed, cancelled].map { try journal.info($0) }
+        #expect(before.map(\.reason) == [nil, nil])
+        // A snapshot said "" where the log, rebuilt by verify, says no reason: damage.
+        try journal.writeSnapshot()
+        #expect(try Journal.verify(path: path).isClean)
+        // An earlier writer's snapshot may hold an empty reason: it reads as none too.
+        let (first, end) = journal.engine.lock.withLock { (journal.engine.table.live.first, journal.engine.end) }
+        var entry = try #require(first)
+        entry.reason = ""
+        let body = SnapshotBody(logEnd: end, highestStreamNumber: entry.number, streams: [entry])
+        let decoded = try body.encoded().withUnsafeBytes { try SnapshotBody.decode($0) }
+        #expect(decoded.streams.map(\.reason) == [nil])
+        try journal.compact(policy: .keepEverything)
+        #expect(try [failed, cancelled].map { try journal.info($0) } == before, "after compaction")
+        try journal.close()
+        let reopened = try Journal(path: path, options: options)
+        #expect(try [failed, cancelled].map { try reopened.info($0) } == before, "after reopen")
+        try reopened.close()
+    }
+
     @Test func compactingASmallJournalDoesNotGrowItsFile() throws {
         let path = TestDirectory().file("small.sj")
         let (journal, expected) = try buildCompactionJournal(at: path)

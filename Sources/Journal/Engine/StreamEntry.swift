@@ -42,11 +42,14 @@ struct StreamEntry: Sendable, Equatable {
         updatedAt = timestamp
     }
 
-    /// Records the terminal record at `offset`.
+    /// Records the terminal record at `offset`. An empty reason is no reason: the record's
+    /// body is empty either way, and the table a scan or a compaction rebuilds from it has
+    /// nil, so keeping "" here changed `StreamInfo` across compaction, and a snapshot holding
+    /// "" differed from the log for `verify`.
     mutating func noteFinish(_ status: StreamStatus, reason: String?, at offset: UInt64, timestamp: Int64) {
         recordBytes += UInt64(Layout.aligned(RecordField.size + (reason?.utf8.count ?? 0)))
         self.status = status
-        self.reason = reason
+        self.reason = reason?.isEmpty == false ? reason : nil
         lastOffset = offset
         updatedAt = timestamp
         finishedAt = timestamp

@@ -70,7 +70,9 @@ struct SnapshotBody: Sendable {
                 let key = try reader.string16()
                 metadata[key] = try reader.string32()
             }
-            let reason = hasReason != 0 ? try reader.string32() : nil
+            let written = hasReason != 0 ? try reader.string32() : nil
+            // Earlier writers wrote "" for a reason given as ""; the log says none (`noteFinish`).
+            let reason = written?.isEmpty == false ? written : nil
             let blockCount = Int(try reader.u32())
             let expectedBlocks = (Int(chunkCount) + Layout.chunksPerBlock - 1) / Layout.chunksPerBlock
             guard blockCount == expectedBlocks, reader.remaining >= blockCount * 8 else {

@@ -111,6 +111,39 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         #expect(try reader.info(id).chunkCount == expected[id]!.count + 8)
     }
 
+    /// The swap kept `populatedEnd` from the old, larger file: past the new file's end, it
+    /// stopped every prefault request until the log grew back to the old size.
+    @Test func prefaultingStartsAgainFromTheNewFilesEndAfterACompaction() throws {
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: TestDirectory().file("prefault.sj"), options: options)
+        let engine = journal.engine
+        let doomed = try journal.createStream(StreamID("doomed"))
+        for _ in 0..<64 { try journal.append([UInt8](repeating: 1, count: 100_000), to: doomed) }
+        try journal.deleteStream(doomed)
+        let kept = try journal.createStream(StreamID("kept"))
+        try journal.append("x", to: kept)
+        // As the prefault thread leaves it once it has faulted in the whole file.
+        let oldSize = engine.lock.withLock {
+            engine.populatedEnd = engine.fileSize
+            return engine.fileSize
+        }
+        let report = try journal.compact(policy: .keepEverything)
+        #expect(report.fileBytesAfter < oldSize)
+        let (populated, size) = engine.lock.withLock { (engine.populatedEnd, engine.fileSize) }
+        #expect(populated <= size, "populatedEnd \(populated) is past the new file's \(size) bytes")
+        // The next append asks for the pages ahead of it again, and they get faulted in.
+        try journal.append("y", to: kept)
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        engine.lock.withLock {
+            while engine.populatedEnd <= engine.end && Clock.monotonicNanoseconds() < deadline {
+                engine.lock.wait(nanoseconds: 5_000_000)
+            }
+        }
+        #expect(engine.lock.withLock { engine.populatedEnd > engine.end && engine.populatedEnd <= engine.fileSize })
+        try journal.close()
+    }
+
     @Test func streamsDeletedBeforeTheOpenAreCountedWhenReclaimed() throws {
         let path = TestDirectory().file("reopened.sj")
         let (journal, expected) = try buildCompactionJournal(at: path)

@@ -223,6 +223,9 @@ extension JournalEngine {
         fileSize = writer.fileSize
         end = writer.end
         syncedEnd = writer.end
+        // Nothing of the new mapping is faulted in. Left at the old file's mark, at or past
+        // the new file's end, it stopped every prefault request until the log grew back.
+        populatedEnd = writer.end
         // The new file's headers were synced with it; a pending write was to the old file.
         syncedHeaderWrites = headerWrites
         table = writer.table

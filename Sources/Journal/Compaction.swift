@@ -26,7 +26,9 @@ public struct RetentionPolicy: Sendable, Equatable {
     }()
 }
 
-/// When the journal compacts by itself (checked by its maintenance thread).
+/// When the journal compacts by itself: a thread of its own looks every `checkInterval` and
+/// compacts when both thresholds are passed; appends, syncs and snapshots go on meanwhile,
+/// and `close` stops a running compaction at its next 64 MiB slice.
 public struct AutoCompaction: Sendable, Equatable {
     /// Compact once at least this many bytes of the log are dead (default 256 MiB)...
     public var minDeadBytes: UInt64 = 256 << 20

@@ -292,6 +292,9 @@ extension JournalEngine {
         let log = region.bytes(at: 0, count: Int(to))
         var position = from
         while position < to {
+            // Closing stops the background threads and waits for them: an automatic
+            // compaction of a large journal would otherwise hold `close` for its whole copy.
+            if lock.withLock({ stopMaintenance }) { throw .closed(path: path) }
             // Slice ends fall on record boundaries because the writer copies whole records and
             // returns where the next one starts. Bounded by the slice: copying up to `to` made
             // one slice of the whole log, and the progress went from 0 to 100% in one step.

@@ -4,8 +4,9 @@
     import Darwin
 #endif
 
-/// The writer's background threads: one for interval syncs, stale-stream checks, snapshots
-/// and auto compaction, one that faults in the mapping ahead of the writer.
+/// The writer's background threads: one for interval syncs, stale-stream checks and
+/// snapshots, one that faults in the mapping ahead of the writer, and one for automatic
+/// compaction when it is on.
 ///
 /// A plain pthread rather than a task: it blocks in `fdatasync`, which must stay off Swift's
 /// cooperative pool.
@@ -22,15 +23,22 @@ extension JournalEngine {
         if let thread = startBackgroundThread({ self.prefaultLoop() }) {
             lock.withLock { prefaultThread = thread }
         }
+        // Compaction too: on the maintenance thread, a compaction's whole copy held up the
+        // syncs that thread runs (durable appends waited seconds, `Durability.interval` made
+        // no sync at all meanwhile) and its snapshots.
+        if options.autoCompaction != nil, let thread = startBackgroundThread({ self.compactionLoop() }) {
+            lock.withLock { compactionThread = thread }
+        }
     }
 
     func stopMaintenanceThread() {
         let threads: [pthread_t] = lock.withLock {
             stopMaintenance = true
             lock.broadcast()
-            let threads = [maintenanceThread, prefaultThread].compactMap { $0 }
+            let threads = [maintenanceThread, prefaultThread, compactionThread].compactMap { $0 }
             maintenanceThread = nil
             prefaultThread = nil
+            compactionThread = nil
             return threads
         }
         for thread in threads { pthread_join(thread, nil) }
@@ -94,7 +102,6 @@ extension JournalEngine {
         let now = Clock.monotonicNanoseconds()
         var nextSync = syncIntervalNanoseconds.map { now + $0 }
         var nextStaleCheck = staleCheckNanoseconds.map { now + $0 }
-        var nextCompactionCheck = autoCompactionNanoseconds.map { now + $0 }
         lock.lock()
         while !stopMaintenance {
             let current = Clock.monotonicNanoseconds()
@@ -104,7 +111,7 @@ extension JournalEngine {
             let idleCheckpointAt =
                 options.idleCheckpointSync && !syncInFlight && checkpointDue
                 ? lastSyncNanoseconds + 1_000_000_000 : nil
-            let deadline = [nextSync, nextStaleCheck, nextCompactionCheck, idleCheckpointAt, current + 1_000_000_000]
+            let deadline = [nextSync, nextStaleCheck, idleCheckpointAt, current + 1_000_000_000]
                 .compactMap { $0 }.min()!
             let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
             let asyncSyncDue = !durabilityWaiters.isEmpty
@@ -114,7 +121,6 @@ extension JournalEngine {
             }
             let syncDue = nextSync.map { $0 <= current } ?? false
             let staleDue = nextStaleCheck.map { $0 <= current } ?? false
-            let compactionDue = nextCompactionCheck.map { $0 <= current } ?? false
             let dirty = end > syncedEnd
             let healthy = failure == nil && !isClosed
             // Never while syncs are coming anyway, so a busy journal makes no extra sync and
@@ -128,19 +134,38 @@ extension JournalEngine {
                 if (syncDue && dirty) || asyncSyncDue { try? sync() }
                 if checkpointSyncDue { try? syncCheckpoint() }
                 if staleDue { interruptStaleStreams() }
-                if compactionDue { compactIfWorthIt() }
             }
             lock.lock()
             let after = Clock.monotonicNanoseconds()
             if syncDue, let interval = syncIntervalNanoseconds { nextSync = after + interval }
             if staleDue, let interval = staleCheckNanoseconds { nextStaleCheck = after + interval }
-            if compactionDue, let interval = autoCompactionNanoseconds { nextCompactionCheck = after + interval }
             if !healthy {
                 // Nothing more to do, but stay joinable until `stopMaintenanceThread` (see
                 // `prefaultLoop`).
                 while !stopMaintenance { lock.wait() }
                 break
             }
+        }
+        lock.unlock()
+    }
+
+    /// Checks every `AutoCompaction.checkInterval` whether compacting is worth it, and
+    /// compacts, until the journal stops (a compaction running then stops at its next slice).
+    private func compactionLoop() {
+        guard let interval = autoCompactionNanoseconds else { return }
+        lock.lock()
+        var next = Clock.monotonicNanoseconds() + interval
+        while !stopMaintenance {
+            let now = Clock.monotonicNanoseconds()
+            if now < next {
+                lock.wait(nanoseconds: next - now)
+                continue
+            }
+            let healthy = failure == nil && !isClosed
+            lock.unlock()
+            if healthy { compactIfWorthIt() }
+            lock.lock()
+            next = Clock.monotonicNanoseconds() + interval
         }
         lock.unlock()
     }

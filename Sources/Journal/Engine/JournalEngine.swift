@@ -71,6 +71,7 @@ final class JournalEngine: @unchecked Sendable {
     var stopMaintenance = false
     var maintenanceThread: pthread_t?
     var prefaultThread: pthread_t?
+    var compactionThread: pthread_t?
     var statistics = EngineStatistics()
     @exclusivity(unchecked) var waiters = WaiterTable()
     /// The slot the last single-chunk append found (`StreamTable.slot(of:hint:)`).

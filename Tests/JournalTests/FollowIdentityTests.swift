@@ -146,6 +146,37 @@ import Testing
 
     static func wait(_ condition: () -> Bool) async { await until(condition) }
 
+    /// A read-only handle's poller left as soon as nobody waited, which for one follower is
+    /// after every chunk: the follower waited again a moment later and the handle started a
+    /// new thread, once per chunk (20 here). It now stays a second without waiters.
+    @Test func aReadOnlyFollowerTakingChunksOneByOneKeepsOnePoller() async throws {
+        let path = TestDirectory().file("poller.sj")
+        let writer = try Journal(path: path, options: Self.options)
+        let id = try writer.createStream(StreamID("paced"))
+        let reader = try Journal.openReadOnly(path: path)
+        let received = Locked(0)
+        let follower = Task {
+            var count = 0
+            for try await event in try reader.follow(id) {
+                guard case .chunk(let chunk) = event, chunk.text == "chunk \(count)" else { break }
+                count += 1
+                received.withLock { $0 = count }
+                if count == 20 { break }
+            }
+            return count
+        }
+        for i in 0..<20 {
+            // Each chunk comes once the follower waits for it, as a paced producer's would.
+            await until { reader.engine.waiterCount == 1 }
+            try writer.append("chunk \(i)", to: id)
+            await until { received.withLock { $0 } == i + 1 }
+        }
+        #expect(try await follower.value == 20)
+        #expect(reader.engine.lock.withLock { reader.engine.statistics.pollerStarts } == 1)
+        try reader.close()
+        try writer.close()
+    }
+
     /// Was: "damaged at byte offset 8336: record for unknown stream number 1" on a healthy
     /// journal: the stream was opened before the follower started, then deleted, and the
     /// compaction dropped it from the table the follower named records from.

@@ -213,6 +213,7 @@ extension JournalEngine {
     private func startPollerLocked() {
         if pollerRunning { return }
         pollerRunning = true
+        statistics.pollerStarts += 1
         if let thread = startBackgroundThread({ self.pollLoop() }) {
             pthread_detach(thread)
         } else {
@@ -220,11 +221,27 @@ extension JournalEngine {
         }
     }
 
-    /// Refreshes every few milliseconds while anyone waits; exits when nobody does.
+    /// How long the poller stays once nobody waits: a follower woken for a chunk waits again
+    /// a moment later, and a poller that left at once was started again for every chunk (a
+    /// thread per chunk for a single follower).
+    static let pollerLingerNanoseconds: UInt64 = 1_000_000_000
+
+    /// Refreshes every few milliseconds while anyone waits; exits when nobody has waited for
+    /// `pollerLingerNanoseconds` (or the handle closes).
     private func pollLoop() {
         lock.lock()
-        while !isClosed && !waiters.isEmpty {
+        var idleSince: UInt64?
+        while !isClosed {
+            if waiters.isEmpty {
+                let now = Clock.monotonicNanoseconds()
+                if let idleSince, now - idleSince >= JournalEngine.pollerLingerNanoseconds { break }
+                idleSince = idleSince ?? now
+            } else {
+                idleSince = nil
+            }
             lock.wait(nanoseconds: JournalEngine.pollIntervalNanoseconds)
+            // Nobody to look for: no stat(2) of the path while lingering.
+            if waiters.isEmpty { continue }
             statistics.pollerLookups += 1
             do {
                 // Wakes whoever the new records satisfy (and clears `pollFailure`).

@@ -497,6 +497,8 @@ struct EngineStatistics: Sendable {
     /// leave the looking to the poller and that a new record costs one pass over the waiters.
     var lookups = 0
     var pollerLookups = 0
+    /// Read-only handles: poller threads started.
+    var pollerStarts = 0
     var waiterChecks = 0
 }
 

@@ -99,17 +99,38 @@ extension Journal {
     /// takes no lock, writes nothing, and reports what a repair would do. A file that
     /// verifies clean is left alone (`needed` is false).
     public static func repair(path: String, dryRun: Bool = false) throws(JournalError) -> RepairReport {
-        let fd = try JournalEngine.io("open", path) { () throws(Errno) in
-            try FileDescriptor.open(path, dryRun ? .readOnly : .readWrite)
-        }
+        // The file's own name, as a writer resolves it: renaming over a symbolic link would
+        // replace the link, not the journal it names (FORMAT.md §9).
+        let filePath = FileSystem.resolvingLinks(path)
+        var fd: FileDescriptor
         var locked = false
+        while true {
+            fd = try JournalEngine.io("open", path) { () throws(Errno) in
+                try FileDescriptor.open(filePath, dryRun ? .readOnly : .readWrite)
+            }
+            if dryRun { break }
+            do throws(JournalError) {
+                locked = try JournalEngine.io("flock", path) { () throws(Errno) in try fd.tryLockExclusive() }
+            } catch {
+                fd.close()
+                throw error
+            }
+            if !locked {
+                let pid = writerPID(fd)
+                fd.close()
+                throw .locked(path: path, pid: pid)
+            }
+            // A compaction may have renamed a new file over the name between the open and the
+            // lock: the lock must be on the file the name holds now, as a writer's is, or the
+            // repair would rename its copy of the replaced file over the live one.
+            if let mine = try? fd.identity(), mine == (try? FileSystem.identity(of: filePath)) { break }
+            fd.unlock()
+            locked = false
+            fd.close()
+        }
         defer {
             if locked { fd.unlock() }
             fd.close()
-        }
-        if !dryRun {
-            locked = try JournalEngine.io("flock", path) { () throws(Errno) in try fd.tryLockExclusive() }
-            if !locked { throw .locked(path: path, pid: writerPID(fd)) }
         }
         let file = try MappedFile(path: path, descriptor: fd)
         let bytes = file.bytes
@@ -134,7 +155,7 @@ extension Journal {
         report.needed = !verification.isClean
         if dryRun || !report.needed { return report }
 
-        let repairedPath = path + ".repaired"
+        let repairedPath = filePath + ".repaired"
         // A leftover of an interrupted repair: only a repair holding this journal's lock
         // writes that name, and the lock is ours.
         try? FileSystem.unlink(repairedPath)
@@ -145,25 +166,25 @@ extension Journal {
                 path: repairedPath, offset: problem.offset,
                 detail: "the repaired copy does not verify (\(problem.detail)); \(path) was left unchanged")
         }
-        var damagedPath = "\(path).damaged-\(compactUTC(Clock.wallMicroseconds()))"
+        var damagedPath = "\(filePath).damaged-\(compactUTC(Clock.wallMicroseconds()))"
         var attempt = 1
         while true {
             do {
-                try FileSystem.link(path, damagedPath)
+                try FileSystem.link(filePath, damagedPath)
                 break
             } catch {
                 guard error == .exists, attempt < 100 else {
                     throw .io(operation: "link to \(damagedPath)", path: path, errno: error)
                 }
                 attempt += 1
-                damagedPath = "\(path).damaged-\(compactUTC(Clock.wallMicroseconds()))-\(attempt)"
+                damagedPath = "\(filePath).damaged-\(compactUTC(Clock.wallMicroseconds()))-\(attempt)"
             }
         }
         try JournalEngine.io("rename \(repairedPath) to", path) { () throws(Errno) in
-            _ = try retryingOnInterrupt { rename(repairedPath, path) }
+            _ = try retryingOnInterrupt { rename(repairedPath, filePath) }
         }
         try JournalEngine.io("fsync directory", path) { () throws(Errno) in
-            try FileSystem.syncDirectory(containing: path)
+            try FileSystem.syncDirectory(containing: filePath)
         }
         report.damagedCopyPath = damagedPath
         return report

@@ -403,6 +403,40 @@ import Testing
         try repaired.close()
     }
 
+    /// `repair` through a symbolic link repairs the file the link names and leaves the link a
+    /// link: it renamed its copy over the path as given, replacing the link, so the target
+    /// kept the damage and a writer opening it found the old file.
+    @Test func repairThroughASymbolicLinkRepairsTheTargetAndKeepsTheLink() throws {
+        let directory = TestDirectory()
+        let target = directory.file("target.sj")
+        let link = directory.file("link.sj")
+        let journal = try Journal(path: target, options: JournalOptions(durability: .none))
+        let kept = try journal.createStream(StreamID("kept"))
+        try journal.append("intact", to: kept)
+        let damaged = try journal.createStream(StreamID("damaged"))
+        try journal.append("lost", to: damaged)
+        try journal.close()
+        var bytes = FileBytes.read(target)
+        let chunk = try bytes.withUnsafeBytes { raw in
+            let state = try LoadedState.load(raw, path: target)
+            return Int(state.table[state.table.slot(of: damaged)!].blockStarts[0])
+        }
+        bytes[chunk + RecordField.checksum.offset] ^= 0xFF
+        FileBytes.write(bytes, to: target)
+        #expect(symlink("target.sj", link) == 0)
+
+        let report = try Journal.repair(path: link, dryRun: false)
+        #expect(report.needed)
+        var info = stat()
+        #expect(lstat(link, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK, "the link is still a link")
+        #expect(try Journal.verify(path: target).problems.isEmpty, "the target is repaired")
+        #expect(report.damagedCopyPath?.hasPrefix(target + ".damaged-") == true, "\(report.damagedCopyPath ?? "")")
+        let reader = try Journal.openReadOnly(path: target)
+        var chunks = try reader.chunks(of: kept)
+        #expect(try chunks.next()?.text == "intact")
+        try reader.close()
+    }
+
     /// The check above must not refuse a real delete that follows lost records: here the
     /// stream's last chunk is damaged and nothing of it is read after, so only the damaged
     /// bytes between its last record read and the delete say records may be missing. The

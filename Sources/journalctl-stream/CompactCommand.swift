@@ -343,10 +343,16 @@ private enum DryRunCopy {
     nonisolated(unsafe) private static var restore: [() -> Void] = []
 
     /// Until `remove`, SIGINT, SIGTERM and SIGHUP remove `copy` and then end the process as
-    /// they would have (the status says which signal).
+    /// they would have (the status says which signal). One the process was started with
+    /// ignored (`nohup`, a background job of a script) stays ignored: the dry run goes on.
     static func removeOnSignal(_ copy: String) {
         path = strdup(copy)
         for number in [SIGINT, SIGTERM, SIGHUP] {
+            // Read the disposition by ignoring the signal for an instant: a handler installed
+            // over an inherited SIG_IGN made `nohup journalctl-stream compact --dry-run` die
+            // on the hangup it was told to ignore.
+            let inherited = signal(number, SIG_IGN)
+            if unsafeBitCast(inherited, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             // unlink, signal and raise are async-signal-safe. The signal is blocked while its
             // handler runs, so the raised one is delivered, to the default action, on return.
             let previous = signal(number) { number in

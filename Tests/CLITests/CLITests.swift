@@ -682,6 +682,35 @@ enum Fixture {
         #expect(try copies() == [])
     }
 
+    /// A dry run started with SIGHUP ignored (`nohup`, a script's background job) died on a
+    /// hangup: the handler that removes its copy replaced the inherited SIG_IGN (exit 129).
+    /// The hangup is now ignored, and a SIGTERM after it still removes the copy.
+    @Test func aDryRunStartedWithHangupsIgnoredIgnoresThem() throws {
+        try Fixture.prepare(path)
+        let dry = CLIProcess(
+            ["-c", "trap '' HUP; exec \"$0\" \"$@\"", CLIProcess.executable, "--file", path, "compact", "--dry-run"],
+            executable: "/bin/sh", environment: ["JOURNAL_FAILPOINT": "dry-run-after-copy"], directory: directory.path)
+        #expect(dry.waitForStderr { $0.contains("failpoint dry-run-after-copy") }, "\(dry.stderr)")
+        dry.signal(SIGHUP)
+        // The term only once the hangup is no longer pending: taken by the handler (which
+        // then ends the process with it) or discarded, ignored. Sent together, the kernel ran
+        // both handlers and the term's ended the process first, either way.
+        func hangupPending() -> Bool {
+            let status = (try? String(contentsOfFile: "/proc/\(dry.pid)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").contains { line in
+                (line.hasPrefix("SigPnd:") || line.hasPrefix("ShdPnd:"))
+                    && (UInt64(line.split(separator: "\t").last ?? "", radix: 16) ?? 0) & 1 != 0
+            }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while hangupPending() && Date() < deadline { sched_yield() }
+        dry.signal(SIGTERM)
+        #expect(dry.waitForExit() == 128 + SIGTERM)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".dry-run-") }
+                == [])
+    }
+
     // MARK: dump
 
     @Test func dumpListsEveryRecordWithOffsetTypeStreamIndexLengthAndChecksum() throws {

@@ -403,6 +403,77 @@ import Testing
         try repaired.close()
     }
 
+    /// The offsets and lengths of the snapshots the two header slots of `path` point at.
+    func headerSnapshots(_ path: String) -> [(offset: UInt64, length: UInt64)] {
+        let bytes = FileBytes.read(path)
+        return (0..<Layout.headerSlotCount).compactMap { slot in
+            let start = slot * Layout.headerSlotSize
+            let verdict = bytes.withUnsafeBytes {
+                FileHeader.decode(UnsafeRawBufferPointer(rebasing: $0[start..<start + Layout.headerSlotSize]))
+            }
+            guard case .valid(let header) = verdict, header.snapshotOffset != 0 else { return nil }
+            return (header.snapshotOffset, header.snapshotLength)
+        }
+    }
+
+    /// An older snapshot, still described by the other header slot, damaged: the open loads
+    /// the newer one and never reads it, and compaction, dry run or not, failed on it
+    /// ("compaction met an invalid record") though it is derived data the open had skipped.
+    @Test func compactionSkipsADamagedOlderSnapshotTheOpenDidNotRead() throws {
+        let path = TestDirectory().file("older.sj")
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        let id = try journal.createStream(StreamID("s"))
+        try journal.append("a", to: id)
+        try journal.writeSnapshot()
+        try journal.append("b", to: id)
+        try journal.close()  // writes the newer snapshot into the other slot
+        let snapshots = headerSnapshots(path)
+        try #require(snapshots.count == 2)
+        let older = snapshots.min { $0.offset < $1.offset }!
+        var bytes = FileBytes.read(path)
+        bytes[Int(older.offset) + RecordField.size + 4] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+
+        let reopened = try Journal(path: path, options: options)
+        #expect(reopened.recoveryReport.snapshotProblems.isEmpty, "the open loaded the newer snapshot")
+        #expect(throws: Never.self) { try reopened.compact(policy: .keepEverything, dryRun: true) }
+        #expect(throws: Never.self) { try reopened.compact(policy: .keepEverything) }
+        var chunks = try reopened.chunks(of: id)
+        #expect(try chunks.collect().map(\.text) == ["a", "b"])
+        try reopened.close()
+        #expect(try Journal.verify(path: path).problems.isEmpty)
+    }
+
+    /// An open that has no usable snapshot from the headers scans the log; it passed the
+    /// compacted file's snapshots without their highest stream number and gave the next
+    /// stream a dropped stream's number again (3, of the deleted "c").
+    @Test func anOpenThatScansPastACompactedSnapshotKeepsItsNumbersUsed() throws {
+        let path = TestDirectory().file("scan.sj")
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        _ = try journal.createStream(StreamID("a"))
+        _ = try journal.createStream(StreamID("b"))
+        let dropped = try journal.createStream(StreamID("c"))
+        try journal.deleteStream(dropped)
+        try journal.compact(policy: .keepEverything)
+        try journal.close()
+        // Headers that name no snapshot: the open reads every record, snapshots included.
+        rewriteHeaders(path) { header in
+            header.snapshotOffset = 0
+            header.snapshotLength = 0
+        }
+        let reopened = try Journal(path: path, options: options)
+        let created = try reopened.createStream(StreamID("d"))
+        let number = reopened.engine.lock.withLock {
+            reopened.engine.table[reopened.engine.table.slot(of: created)!].number
+        }
+        #expect(number == 4)
+        try reopened.close()
+    }
+
     /// `repair` through a symbolic link repairs the file the link names and leaves the link a
     /// link: it renamed its copy over the path as given, replacing the link, so the target
     /// kept the damage and a writer opening it found the old file.

@@ -41,7 +41,7 @@ final class JournalEngine: @unchecked Sendable {
     /// Generation this writer stamps on records (reader: the highest one seen).
     @exclusivity(unchecked) var generation: UInt32
     var lastGeneration: UInt32
-    /// Damaged snapshots the open skipped in this file's log (`LoadedState.damagedSnapshots`).
+    /// Snapshots of this file's log a compaction skips if damaged (`LoadedState.damagedSnapshots`).
     var damagedSnapshots: [UInt64: UInt64]
     /// Records below this offset were not checked by this handle (`LoadedState.checkedFrom`).
     var checkedFrom: UInt64

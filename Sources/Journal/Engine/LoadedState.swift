@@ -12,7 +12,9 @@ struct LoadedState {
     /// Whether those bytes did not decode as a record (rather than an intact record that
     /// broke a lifecycle rule).
     var stoppedAtUndecodable = false
-    /// Damaged snapshots the scan skipped (offset: aligned length); compaction skips them too.
+    /// Snapshots the header slots describe that a compaction's copy skips if their record is
+    /// damaged (offset: aligned length): those the scan met damaged and skipped, and those
+    /// before the snapshot loaded, which no open step reads.
     var damagedSnapshots: [UInt64: UInt64] = [:]
     /// Where the scan started: the records from here on were checked, and the offsets the
     /// table holds for records before it come from a snapshot, on trust.
@@ -135,6 +137,13 @@ struct LoadedState {
         // A full scan may meet a damaged snapshot the headers describe; its extent is known,
         // and it is derived data, so it is skipped rather than ending the log there.
         let knownSnapshots = Dictionary(candidates, uniquingKeysWith: { first, _ in first })
+        // A compaction's copy reads the log from its start, so it also meets the snapshots
+        // before the one loaded, which this open never read: one the other slot describes
+        // may be damaged too, and the copy failed on it. Listed, it is skipped if damaged.
+        for (offset, length) in candidates
+        where offset + length <= state.checkedFrom && offset + length <= picked.header.checkpointEnd {
+            state.damagedSnapshots[offset] = length
+        }
 
         scanLoop: while true {
             switch scanner.next() {

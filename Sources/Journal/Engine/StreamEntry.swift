@@ -156,6 +156,13 @@ struct StreamTable: Sendable {
             if header.type == .padding && body.contains(where: { $0 != 0 }) {
                 throw Violation(detail: "a padding record's body must be zero bytes")
             }
+            // A compacted file's snapshot keeps the numbers of the streams it dropped (§7):
+            // an open that scans past it (its header's snapshot damaged) numbers on above
+            // them too. The field follows the u64 `logEnd`.
+            if header.type == .snapshot && body.count >= 12 {
+                let highest = UInt32(littleEndian: body.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+                highestNumber = max(highestNumber, highest)
+            }
             return
         case .streamOpen:
             guard header.stream > highestNumber else {

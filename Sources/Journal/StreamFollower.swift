@@ -155,17 +155,15 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
     let engine: JournalEngine
     let start: UInt64
     /// The file `start` is an offset in (a compaction may replace it before the first
-    /// `next()`), and that file's mapping, to read the rest of it from.
+    /// `next()`), and that file's mapping, to read the rest of it from. Held until the
+    /// sequence is released: make the iterator and let the sequence go, so that a compacted
+    /// file's blocks are not kept.
     let epoch: Int
     let region: MappedRegion
-    /// The name of every stream the table had when the sequence was made: a record of one
-    /// whose open record lies before `start` is named from here, even once the stream is
-    /// deleted and a compaction has dropped it from the table.
-    let names: [UInt32: StreamID]
 
     /// Starts tailing.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(engine: engine, position: start, names: names, epoch: epoch, region: region)
+        Iterator(engine: engine, position: start, epoch: epoch, region: region)
     }
 
     /// Reads records from the mapping from a log position on.
@@ -290,10 +288,9 @@ extension Journal {
 
     /// Journal-wide events: streams opened, chunks appended, streams finished, streams deleted.
     public func events(from start: EventStart = .now) throws(JournalError) -> JournalEventSequence {
-        let (view, names) = try engine.eventStart()
+        let view = try engine.logView()
         return JournalEventSequence(
-            engine: engine, start: start == .now ? view.end : Layout.logStart, epoch: view.epoch, region: view.region,
-            names: names)
+            engine: engine, start: start == .now ? view.end : Layout.logStart, epoch: view.epoch, region: view.region)
     }
 }
 
@@ -347,21 +344,14 @@ extension JournalEngine {
         }
     }
 
-    /// A journal-wide follower's start: the log view, and every stream's name by number.
-    func eventStart() throws(JournalError) -> (LogView, [UInt32: StreamID]) {
-        try lock.withLock { () throws(JournalError) in
-            if !isClosed { try refreshLocked() }
-            var names: [UInt32: StreamID] = [:]
-            names.reserveCapacity(table.count)
-            for entry in table.entries { names[entry.number] = entry.id }
-            return (LogView(region: region, end: end, isClosed: isClosed, epoch: fileEpoch, lastSwap: lastSwap), names)
-        }
-    }
-
     func streamID(number: UInt32) -> StreamID? {
         lock.withLock {
             // A stream deleted since leaves its entry behind: its older records still need a name.
+            // One a compaction dropped is named by the swap, for a follower reading the rest of
+            // the old file (a stream opened before the follower started has no open record it
+            // read).
             table.slot(number: number).map { table[$0].id } ?? table.entries.last { $0.number == number }?.id
+                ?? lastSwapNames[number]
         }
     }
 }

@@ -34,11 +34,14 @@ enum FollowCommand: Command {
             // Not an error (it may be created any moment), but silence would look like a hang.
             Console.error("no stream \"\(id)\" yet; waiting for it (Ctrl-C to stop)")
         }
-        let events = try journal.events(from: context.arguments.has(beginning) ? .beginning : .now)
+        // The iterator alone: a sequence kept for the whole follow would keep the mapping it
+        // was made from, and a compacted file's blocks with it, as long as the follow runs.
+        var events = try journal.events(from: context.arguments.has(beginning) ? .beginning : .now)
+            .makeAsyncIterator()
         let console = context.console
         let terminal = context.terminal
         do {
-            for try await event in events {
+            while let event = try await events.next() {
                 if let only, !only.contains(event.stream) { continue }
                 if context.json {
                     var line: [UInt8] = []

@@ -228,6 +228,7 @@ extension JournalEngine {
         populatedEnd = writer.end
         // The new file's headers were synced with it; a pending write was to the old file.
         syncedHeaderWrites = headerWrites
+        lastSwapNames = StreamTable.namesMissing(from: writer.table, in: table)
         table = writer.table
         damagedSnapshots = [:]
         checkedFrom = Layout.logStart  // this process wrote and checked every record of the new file

@@ -173,6 +173,7 @@ extension JournalEngine {
         region = newRegion
         fileSize = size
         end = state.end
+        let missing = StreamTable.namesMissing(from: state.table, in: table)
         table = state.table
         header = state.header
         headerSlot = state.headerSlot
@@ -182,12 +183,14 @@ extension JournalEngine {
         fileIdentity = try? newFD.identity()
         fileEpoch += 1
         lastSwap = nil
+        lastSwapNames = [:]
         if let oldEnd, let oldHeader,
             let newStart = JournalEngine.swapPoint(
                 after: oldHeader.header, in: newRegion.bytes(at: 0, count: Int(Layout.logStart)), end: state.end,
                 path: path)
         {
             lastSwap = (epoch: fileEpoch, oldEnd: oldEnd, newStart: newStart)
+            lastSwapNames = missing
         }
         waiters.wakeAll()
     }

@@ -82,6 +82,11 @@ final class JournalEngine: @unchecked Sendable {
     @exclusivity(unchecked) var fileEpoch = 0
     /// The last swap: where the old log ended and where the new file's appends start.
     var lastSwap: (epoch: Int, oldEnd: UInt64, newStart: UInt64)?
+    /// The streams the last swap's new file has no entry for (deleted, or dropped by
+    /// retention), by number: a journal-wide follower still reading the old file's last
+    /// records names them from here. Only the last swap's: a follower further behind resumes
+    /// in the new file (FORMAT.md §9).
+    var lastSwapNames: [UInt32: StreamID] = [:]
     var compacting = false
     /// Above zero while close or a compaction's swap waits for the sync in flight to end:
     /// new writes wait (`checkWritable`), or fail once closed. Under steady load each sync

@@ -93,6 +93,13 @@ struct StreamTable: Sendable {
     /// An empty table.
     init() {}
 
+    /// The names of the streams of `old` that `new` has no live entry for, by number.
+    static func namesMissing(from new: StreamTable, in old: StreamTable) -> [UInt32: StreamID] {
+        var names: [UInt32: StreamID] = [:]
+        for entry in old.entries where new.slot(number: entry.number) == nil { names[entry.number] = entry.id }
+        return names
+    }
+
     /// Why `init(uniqueEntries:)` refused a snapshot's entries.
     enum Conflict: Error {
         /// Two entries have this id.

@@ -58,6 +58,17 @@ import Testing
             "\(problems)")
     }
 
+    /// Flips a checksum byte of the first chunk of `id` in the closed journal at `path`.
+    func damageFirstChunk(of id: StreamID, in path: String) throws {
+        var bytes = FileBytes.read(path)
+        let chunk = try bytes.withUnsafeBytes { raw in
+            let state = try LoadedState.load(raw, path: path)
+            return Int(state.table[state.table.slot(of: id)!].blockStarts[0])
+        }
+        bytes[chunk + RecordField.checksum.offset] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+    }
+
     /// Offset of the latest record of `id` in the open `journal` (the record to damage).
     func latestRecord(of id: StreamID, in journal: Journal) -> UInt64 {
         journal.engine.lock.withLock { journal.engine.table[journal.engine.table.slot(of: id)!].lastOffset }
@@ -386,13 +397,7 @@ import Testing
         ).encoded(body: [])
         try journal.append(fake, to: carrier)
         try journal.close()
-        var bytes = FileBytes.read(path)
-        let chunk = try bytes.withUnsafeBytes { raw in
-            let state = try LoadedState.load(raw, path: path)
-            return Int(state.table[state.table.slot(of: carrier)!].blockStarts[0])
-        }
-        bytes[chunk + RecordField.checksum.offset] ^= 0xFF
-        FileBytes.write(bytes, to: path)
+        try damageFirstChunk(of: carrier, in: path)
 
         let report = try Journal.repair(path: path, dryRun: false)
         #expect(report.streamLosses.map(\.id) == [carrier], "\(report.streamLosses)")
@@ -487,13 +492,7 @@ import Testing
         let damaged = try journal.createStream(StreamID("damaged"))
         try journal.append("lost", to: damaged)
         try journal.close()
-        var bytes = FileBytes.read(target)
-        let chunk = try bytes.withUnsafeBytes { raw in
-            let state = try LoadedState.load(raw, path: target)
-            return Int(state.table[state.table.slot(of: damaged)!].blockStarts[0])
-        }
-        bytes[chunk + RecordField.checksum.offset] ^= 0xFF
-        FileBytes.write(bytes, to: target)
+        try damageFirstChunk(of: damaged, in: target)
         #expect(symlink("target.sj", link) == 0)
 
         let report = try Journal.repair(path: link, dryRun: false)

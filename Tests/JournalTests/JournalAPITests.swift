@@ -189,6 +189,46 @@ import Testing
         #expect(table[0].chunkCount == UInt32.max)
     }
 
+    /// `slot(number:)` guesses slot n - (first number) before hashing. The guess must not
+    /// find a deleted stream, nor a different stream where compaction left gaps in the numbers.
+    @Test func slotByNumberSkipsDeletedStreamsAndNumberGaps() throws {
+        var table = StreamTable()
+        for number in UInt32(1)...3 {
+            let open = RecordHeader(
+                type: .streamOpen, bodyLength: 0, generation: 1, stream: number, chunkIndex: 0, timestamp: 1,
+                previous: 0)
+            let body = StreamOpenBody(id: "s\(number)", metadata: [:]).encoded()
+            try body.withUnsafeBytes { try table.apply(open, body: $0, at: UInt64(number) * 8192) }
+        }
+        let deleted = RecordHeader(
+            type: .deleted, bodyLength: 0, generation: 1, stream: 2, chunkIndex: 0, timestamp: 2, previous: 2 * 8192)
+        try table.apply(deleted, body: UnsafeRawBufferPointer(start: nil, count: 0), at: 5 * 8192)
+        #expect(table.slot(number: 1) == 0)
+        #expect(table.slot(number: 2) == nil)
+        #expect(table.slot(number: 3) == 2)
+        let late = RecordHeader(
+            type: .chunk, bodyLength: 0, generation: 1, stream: 2, chunkIndex: 0, timestamp: 3, previous: 5 * 8192)
+        do {
+            try table.apply(late, body: UnsafeRawBufferPointer(start: nil, count: 0), at: 6 * 8192)
+            Issue.record("a chunk for a deleted stream was accepted")
+        } catch {
+            #expect(error.detail.contains("never opened or was deleted"))
+        }
+
+        // A compacted table: numbers 5 and 9 at slots 0 and 1.
+        let kept = [UInt32(5), 9].map {
+            StreamEntry(
+                id: StreamID(trusted: "k\($0)"), number: $0, status: .open, metadata: [:], openOffset: 8192,
+                lastOffset: 8192, chunkCount: 0, byteCount: 0, recordBytes: 48, createdAt: 1, updatedAt: 1,
+                finishedAt: 0, reason: nil, blockStarts: [])
+        }
+        let compacted = try StreamTable(uniqueEntries: kept)
+        #expect(compacted.slot(number: 5) == 0)
+        #expect(compacted.slot(number: 6) == nil)
+        #expect(compacted.slot(number: 9) == 1)
+        #expect(compacted.slot(number: 4) == nil)
+    }
+
     /// Reasons had the chunk limit: with `maxChunkSize` 16 the journal refused its own
     /// 72-byte interrupt reason, so a writable open with a stream left open failed (a server
     /// started with a small --max-chunk-bytes could not start after a crash), and a reason was

@@ -1,8 +1,11 @@
 extension Journal {
     /// Journals an async sequence of text chunks (an LLM client's token stream) into an open
     /// stream, then ends the stream: **completed** when the sequence ends, **failed** with the
-    /// error's description when it throws, **cancelled** when the producing task is cancelled.
-    /// Returns the stream's final info; rethrows the sequence's error after recording it.
+    /// error's description when it throws, **cancelled** when the producing task is cancelled
+    /// (also when the sequence reports that cancellation by throwing an error of its own, as
+    /// HTTP clients do). Returns the stream's final info; rethrows the sequence's error after
+    /// recording it, and it is that error the caller gets even if the stream could not be
+    /// ended (someone else ended it first, or the journal closed).
     ///
     /// Under `Durability.everyAcknowledgement` each chunk is durable before the next element
     /// is requested; the wait suspends the task instead of blocking a thread in `fdatasync`.
@@ -28,33 +31,54 @@ extension Journal {
         bytes: (S.Element, (UnsafeRawBufferPointer) throws -> (Int, LogPosition)) throws -> (Int, LogPosition)
     ) async throws -> StreamInfo {
         let everyAck = engine.options.durability == .everyAcknowledgement
-        do {
-            for try await element in chunks {
-                try Task.checkCancellation()
+        let cancelledReason = "the producing task was cancelled"
+        var iterator = chunks.makeAsyncIterator()
+        while true {
+            // The sequence's errors and the journal's are told apart by where they are thrown,
+            // not by type: a sequence relaying another journal (a follower of it) throws
+            // `JournalError`s of its own, and catching those as this journal's left the stream
+            // open for good.
+            let next: S.Element?
+            do {
+                next = try await iterator.next()
+            } catch {
+                // A client library that meets its task's cancellation throws its own error
+                // (URLError.cancelled, ...): the stream was cancelled, not failed.
+                let cancelled = Task.isCancelled || error is CancellationError
+                // The sequence's error is what the caller needs to hear, even if ending the
+                // stream fails too (someone else ended it, or the journal closed).
+                try? await end(
+                    stream, cancelled ? .cancelled : .failed,
+                    reason: cancelled ? cancelledReason : Journal.clipped(String(describing: error)))
+                throw error
+            }
+            guard let element = next else { break }
+            if Task.isCancelled {
+                try? await end(stream, .cancelled, reason: cancelledReason)
+                throw CancellationError()
+            }
+            do {
                 let (_, end) = try bytes(element) { raw in try self.engine.appendWithoutAcknowledging(raw, to: stream) }
                 if everyAck { try await engine.awaitDurable(upTo: end) }
+            } catch let error as JournalError {
+                // A chunk the journal refuses (too large, the stream full) leaves it working: the
+                // stream fails with the reason, rather than stay open for good. Any other error
+                // is the journal's own, and the stream cannot be ended through it either.
+                switch error {
+                case .chunkTooLarge, .streamFull:
+                    try? await end(stream, .failed, reason: Journal.clipped(error.description))
+                default:
+                    break
+                }
+                throw error
             }
-            try Task.checkCancellation()
-            try await end(stream, .completed, reason: nil)
-        } catch let error as JournalError {
-            // A chunk the journal refuses (too large, the stream full) leaves it working: the
-            // stream fails with the reason, rather than stay open for good. Any other error
-            // is the journal's own, and the stream cannot be ended through it either.
-            switch error {
-            case .chunkTooLarge, .streamFull:
-                // The refusal is what the caller needs to hear, even if ending fails too.
-                try? await end(stream, .failed, reason: Journal.clipped(error.description))
-            default:
-                break
-            }
-            throw error
-        } catch is CancellationError {
-            try await end(stream, .cancelled, reason: "the producing task was cancelled")
-            throw CancellationError()
-        } catch {
-            try await end(stream, .failed, reason: Journal.clipped(String(describing: error)))
-            throw error
         }
+        // An iterator that meets cancellation may simply end (AsyncStream does).
+        if Task.isCancelled {
+            try? await end(stream, .cancelled, reason: cancelledReason)
+            throw CancellationError()
+        }
+        try await end(stream, .completed, reason: nil)
         return try info(stream)
     }
 

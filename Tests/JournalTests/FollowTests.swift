@@ -537,6 +537,62 @@ func untilSomeoneWaits(on journal: Journal) async {
         try journal.close()
     }
 
+    /// Errors were told apart by type: a `JournalError` thrown by the sequence (a follower of
+    /// another journal whose stream was deleted) was taken for this journal's own, and the
+    /// stream stayed open for good. A client that reports its task's cancellation with its
+    /// own error failed the stream instead of cancelling it. And when the stream could not
+    /// be ended (someone had ended it), that refusal replaced the sequence's error.
+    @Test func recordingTellsTheSequencesErrorsFromTheJournals() async throws {
+        let journal = try Journal(path: TestDirectory().file("relay.sj"), options: JournalOptions(durability: .none))
+        let relayed = try journal.createStream()
+        let upstream = AsyncThrowingStream<String, Error> { continuation in
+            continuation.yield("from upstream")
+            continuation.finish(throwing: JournalError.unknownStream(StreamID(trusted: "gone")))
+        }
+        await #expect(throws: JournalError.unknownStream(StreamID(trusted: "gone"))) {
+            try await journal.record(upstream, into: relayed)
+        }
+        #expect(try journal.info(relayed).status == .failed)
+        #expect(try journal.info(relayed).reason?.contains("gone") == true)
+        #expect(try journal.info(relayed).chunkCount == 1)
+
+        struct ClientCancelled: Error {}
+        struct CancellingClient: AsyncSequence, AsyncIteratorProtocol {
+            var started = false
+            mutating func next() async throws -> String? {
+                if !started {
+                    started = true
+                    return "first"
+                }
+                // Like a network client: it waits for data until its task is cancelled, then
+                // reports the cancellation as its own error.
+                try? await Task.sleep(for: .seconds(3600))
+                throw ClientCancelled()
+            }
+            func makeAsyncIterator() -> Self { self }
+        }
+        let stopped = try journal.createStream()
+        let producer = Task { try await journal.record(CancellingClient(), into: stopped) }
+        await until { (try? journal.info(stopped).chunkCount) == 1 }
+        producer.cancel()
+        await #expect(throws: ClientCancelled.self) { try await producer.value }
+        #expect(try journal.info(stopped).status == .cancelled)
+        #expect(try journal.info(stopped).reason == "the producing task was cancelled")
+
+        struct ModelError: Error {}
+        let endedElsewhere = try journal.createStream()
+        let (tokens, feed) = AsyncThrowingStream<String, Error>.makeStream()
+        feed.yield("a")
+        let second = Task { try await journal.record(tokens, into: endedElsewhere) }
+        await until { (try? journal.info(endedElsewhere).chunkCount) == 1 }
+        try journal.cancel(endedElsewhere, reason: "by an operator")
+        feed.finish(throwing: ModelError())
+        await #expect(throws: ModelError.self) { try await second.value }
+        #expect(try journal.info(endedElsewhere).status == .cancelled)
+        #expect(try journal.info(endedElsewhere).reason == "by an operator")
+        try journal.close()
+    }
+
     @Test func resumePointsHonourLastEventIDExactly() {
         let open = StreamInfo(
             id: StreamID(trusted: "s"), status: .open, chunkCount: 10, byteCount: 0, createdAt: 0, updatedAt: 0,

@@ -141,14 +141,11 @@ extension Journal {
                     break scan
                 }
                 // A live writer finished the record meanwhile: the log just ended there.
-                if TailVerdict.finishedSince(
-                    file, at: offset, headerGeneration: header.generation, minimumGeneration: scanner.lastGeneration)
-                {
-                    break scan
-                }
-                let verdict = TailVerdict.examine(
-                    file, from: offset, headerGeneration: header.generation,
-                    minimumGeneration: scanner.lastGeneration)
+                guard
+                    let verdict = TailVerdict.examineBesideWriter(
+                        file, from: offset, undecodable: true, headerGeneration: header.generation,
+                        minimumGeneration: scanner.lastGeneration, path: path)
+                else { break scan }
                 switch verdict {
                 case .torn:
                     report.tailNote = "torn tail at offset \(offset): \(reason)"

@@ -198,16 +198,12 @@ struct LoadedState {
         _ file: UnsafeRawBufferPointer, path: String, damagedSlots: [String]
     ) throws(JournalError) {
         let reason = report.tornTailReason ?? "invalid record"
-        // A reader racing a live writer finds the record at `end` half-written; when it is
-        // whole now, the log simply ends there for this look.
-        if stoppedAtUndecodable,
-            TailVerdict.finishedSince(
-                file, at: end, headerGeneration: header.generation, minimumGeneration: lastGeneration)
-        {
-            return
-        }
-        let verdict = TailVerdict.examine(
-            file, from: end, headerGeneration: header.generation, minimumGeneration: lastGeneration)
+        // A reader racing a live writer finds the record at `end` half-written.
+        guard
+            let verdict = TailVerdict.examineBesideWriter(
+                file, from: end, undecodable: stoppedAtUndecodable, headerGeneration: header.generation,
+                minimumGeneration: lastGeneration, path: path)
+        else { return }
         switch verdict {
         case .torn:
             report.tornTailOffset = end

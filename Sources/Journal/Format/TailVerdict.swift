@@ -51,6 +51,29 @@ enum TailVerdict: Equatable {
         return .damaged(intactRecord: intact)
     }
 
+    /// `examine` for a scan that may race a live writer in another process, which writes one
+    /// record at a time, in log order, its checksum last. Nil when the bytes at `end`,
+    /// undecodable when the scan met them, are a whole record before or after the look past
+    /// them: the writer finished it meanwhile (and perhaps wrote more after it), and the log
+    /// simply ends at `end` for this look. Checked only before the look, a record the writer
+    /// finished during it, or the records it wrote after it, were taken for damage, and a
+    /// read-only open or `verify` beside a busy writer failed.
+    static func examineBesideWriter(
+        _ file: UnsafeRawBufferPointer, from end: UInt64, undecodable: Bool, headerGeneration: UInt32,
+        minimumGeneration: UInt32, path: String
+    ) -> TailVerdict? {
+        func finished() -> Bool {
+            undecodable
+                && finishedSince(
+                    file, at: end, headerGeneration: headerGeneration, minimumGeneration: minimumGeneration)
+        }
+        if finished() { return nil }
+        TestHooks.beforeLookingPast(path: path, end: end)
+        let verdict = examine(file, from: end, headerGeneration: headerGeneration, minimumGeneration: minimumGeneration)
+        if case .damaged = verdict, finished() { return nil }
+        return verdict
+    }
+
     /// Whether the bytes at `end`, which did not decode when the scan met them, are now a
     /// valid record by every rule a scan applies without stream state: a live writer
     /// finished writing it meanwhile, and the log simply ended there for that look.

@@ -272,6 +272,40 @@ func buildSampleJournal(at path: String, crash: Bool) throws -> [StreamID: [[UIn
         #expect(try Journal.verify(path: path).isClean)
     }
 
+    /// A cleanly closed journal cut inside its final snapshot (an interrupted copy): the
+    /// open found that snapshot damaged, scanned from the older one, met the cut snapshot and
+    /// skipped it as a known damaged snapshot, to past the end of the file. The open then
+    /// succeeded with a log end beyond the file, and a compaction would read past the mapping.
+    /// The open now says the durable log runs past the end of the file.
+    @Test func aFileCutInsideItsLastSnapshotIsReportedNotSkippedPast() throws {
+        let directory = TestDirectory()
+        let original = directory.file("whole.sj")
+        _ = try buildSampleJournal(at: original, crash: false)
+        let bytes = FileBytes.read(original)
+        let last = try #require(scanRecords(bytes).last)
+        #expect(last.header.type == .snapshot)
+        for cut in [last.offset + 8, last.offset + UInt64(RecordField.size) + 4, last.end - 8] {
+            let path = directory.file("cut-\(cut).sj")
+            FileBytes.write(Array(bytes[0..<Int(cut)]), to: path)
+            for open in [{ try Journal.openReadOnly(path: path) }, { try Journal(path: path) }] {
+                do {
+                    let journal = try open()
+                    Issue.record(
+                        "cut at \(cut): opened with log end \(journal.recoveryReport.logEnd), file \(cut) bytes")
+                    try? journal.close()
+                } catch {
+                    guard case .corruption(_, let offset, let detail) = error as? JournalError else {
+                        Issue.record("cut at \(cut): \(error)")
+                        continue
+                    }
+                    #expect(offset == last.offset)
+                    #expect(detail.contains("past the end of the file"), "\(detail)")
+                }
+            }
+            #expect(!(try Journal.verify(path: path).isClean))
+        }
+    }
+
     @Test func keepOpenPolicyLeavesStreamsOpenUntilTheyGoStale() throws {
         let path = TestDirectory().file("keep.sj")
         _ = try buildSampleJournal(at: path, crash: true)

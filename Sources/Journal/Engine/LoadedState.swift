@@ -161,7 +161,11 @@ struct LoadedState {
                 state.end = offset
                 break scanLoop
             case .invalid(let offset, let reason):
-                if let length = knownSnapshots[offset], offset + length <= picked.header.checkpointEnd {
+                // A snapshot the file ends inside is not skipped: past it is past the file (a
+                // journal cut short), which the checkpoint check below reports.
+                if let length = knownSnapshots[offset], offset + length <= picked.header.checkpointEnd,
+                    offset + length <= UInt64(file.count)
+                {
                     state.damagedSnapshots[offset] = length
                     scanner.skip(to: offset + length)
                     continue

@@ -71,6 +71,34 @@ struct FaultInjectionTests {
         }
     }
 
+    /// A writer thread that could not start (EAGAIN under a thread limit) was ignored: the
+    /// open succeeded without it, so no interval sync, snapshot or stale check ever ran, and
+    /// durable async appends waited for a sync nobody led. The open now fails, and the
+    /// threads it had started are stopped (the lock is free for the next open).
+    @Test func aWriterThreadThatCannotStartFailsTheOpen() throws {
+        let path = TestDirectory().file("threads.sj")
+        for (number, name) in ["maintenance", "prefault", "compaction"].enumerated() {
+            let injector = FaultInjector(failing: number, of: .startThread, with: Errno(rawValue: EAGAIN))
+            var options = JournalOptions(durability: .interval(.milliseconds(5)))
+            options.interposition = Interposition(interposer: injector)
+            do {
+                let journal = try Journal(path: path, options: options)
+                Issue.record("the open succeeded without its \(name) thread")
+                try journal.close()
+            } catch {
+                guard case .io(let operation, _, let errno) = error else {
+                    Issue.record("\(name): \(error)")
+                    continue
+                }
+                #expect(operation == "pthread_create (the \(name) thread)")
+                #expect(errno.rawValue == EAGAIN)
+            }
+            #expect(injector.injected == .startThread(name: name))
+            let again = try Journal(path: path, options: JournalOptions(durability: .none))
+            try again.close()
+        }
+    }
+
     @Test("every operation fails once, with EIO and with ENOSPC", arguments: [EIO, ENOSPC])
     func everyOperationFails(errno code: Int32) {
         let injected = Errno(rawValue: code)

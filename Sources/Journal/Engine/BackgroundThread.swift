@@ -6,8 +6,8 @@
 
 /// Starts a plain pthread running `body`. The engine's background work (syncs, stale checks,
 /// snapshots, polling another process's commits) blocks in system calls, which must stay off
-/// Swift's cooperative pool. Returns nil when the thread could not be created.
-func startBackgroundThread(_ body: @escaping () -> Void) -> pthread_t? {
+/// Swift's cooperative pool. Throws `pthread_create`'s error when the thread could not start.
+func startBackgroundThread(_ body: @escaping () -> Void) throws(Errno) -> pthread_t {
     final class Box {
         let body: () -> Void
         init(_ body: @escaping () -> Void) { self.body = body }
@@ -26,7 +26,7 @@ func startBackgroundThread(_ body: @escaping () -> Void) -> pthread_t? {
         }, box.toOpaque())
     if result != 0 {
         box.release()
-        return nil
+        throw Errno(rawValue: result)
     }
     return thread
 }

@@ -214,7 +214,7 @@ extension JournalEngine {
         if pollerRunning { return }
         pollerRunning = true
         statistics.pollerStarts += 1
-        if let thread = startBackgroundThread({ self.pollLoop() }) {
+        if let thread = try? startBackgroundThread({ self.pollLoop() }) {
             pthread_detach(thread)
         } else {
             pollerRunning = false

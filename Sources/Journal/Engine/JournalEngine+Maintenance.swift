@@ -11,23 +11,39 @@
 /// A plain pthread rather than a task: it blocks in `fdatasync`, which must stay off Swift's
 /// cooperative pool.
 extension JournalEngine {
-    func startMaintenanceThread() {
-        // The threads keep the engine alive until told to stop (`close`, `Journal.deinit`).
-        if let thread = startBackgroundThread({ self.maintenanceLoop() }) {
-            lock.withLock { maintenanceThread = thread }
+    /// Starts the threads, or none: a thread that cannot start (EAGAIN under a process or
+    /// container thread limit) fails the open. A handle without its maintenance thread made
+    /// no interval sync, snapshot or stale check, and durable async appends waited for a sync
+    /// that nobody led.
+    func startMaintenanceThread() throws(JournalError) {
+        do throws(JournalError) {
+            // The threads keep the engine alive until told to stop (`close`, `Journal.deinit`).
+            let maintenance = try startThread("maintenance") { self.maintenanceLoop() }
+            lock.withLock { maintenanceThread = maintenance }
+            // Prefaulting has a thread of its own: on the maintenance thread it stopped for as
+            // long as a snapshot's fdatasync of up to 64 MiB took, and the writer ran past the
+            // faulted-in window into its own page faults (single-core no-sync append,
+            // `journal-bench`: 4.14 M chunks/s before, 4.77 M after).
+            let prefault = try startThread("prefault") { self.prefaultLoop() }
+            lock.withLock { prefaultThread = prefault }
+            // Compaction too: on the maintenance thread, a compaction's whole copy held up the
+            // syncs that thread runs (durable appends waited seconds, `Durability.interval`
+            // made no sync at all meanwhile) and its snapshots.
+            if options.autoCompaction != nil {
+                let compaction = try startThread("compaction") { self.compactionLoop() }
+                lock.withLock { compactionThread = compaction }
+            }
+        } catch {
+            stopMaintenanceThread()
+            throw error
         }
-        // Prefaulting has a thread of its own: on the maintenance thread it stopped for as
-        // long as a snapshot's fdatasync of up to 64 MiB took, and the writer ran past the
-        // faulted-in window into its own page faults (single-core no-sync append,
-        // `journal-bench`: 4.14 M chunks/s before, 4.77 M after).
-        if let thread = startBackgroundThread({ self.prefaultLoop() }) {
-            lock.withLock { prefaultThread = thread }
-        }
-        // Compaction too: on the maintenance thread, a compaction's whole copy held up the
-        // syncs that thread runs (durable appends waited seconds, `Durability.interval` made
-        // no sync at all meanwhile) and its snapshots.
-        if options.autoCompaction != nil, let thread = startBackgroundThread({ self.compactionLoop() }) {
-            lock.withLock { compactionThread = thread }
+    }
+
+    private func startThread(_ name: String, _ body: @escaping () -> Void) throws(JournalError) -> pthread_t {
+        try io("pthread_create (the \(name) thread)") { () throws(Errno) in
+            try interposer.around(.startThread(name: name), descriptor: -1) { () throws(Errno) in
+                try startBackgroundThread(body)
+            }
         }
     }
 

@@ -387,7 +387,7 @@ final class JournalEngine: @unchecked Sendable {
             try writeSnapshot()
         }
         report.durationNanoseconds = Clock.monotonicNanoseconds() - started
-        startMaintenanceThread()
+        try startMaintenanceThread()
     }
 
     /// Writes `header` (with a new sequence number) to the slot not in use; the caller syncs.

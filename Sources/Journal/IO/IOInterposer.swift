@@ -1,7 +1,7 @@
 /// One file operation the engine is about to perform or has performed.
 ///
 /// These are all the operations that change a file or a directory, plus the ones that can
-/// fail for lack of resources (`open`, `map`). Stores through the writable mapping are not
+/// fail for lack of resources (`open`, `map`, `startThread`). Stores through the writable mapping are not
 /// operations: they cannot fail with an error (a failed write-back is reported by the next
 /// sync) and an interposer sees their effect by reading the file.
 enum IOOperation: Sendable, Equatable {
@@ -17,6 +17,8 @@ enum IOOperation: Sendable, Equatable {
     case unlink(path: String)
     case rename(from: String, to: String)
     case syncDirectory(path: String)
+    /// A writer's background thread (`maintenance`, `prefault`, `compaction`).
+    case startThread(name: String)
 
     /// The operation's name without arguments, for counting and filtering.
     var kind: Kind {
@@ -33,12 +35,14 @@ enum IOOperation: Sendable, Equatable {
         case .unlink: .unlink
         case .rename: .rename
         case .syncDirectory: .syncDirectory
+        case .startThread: .startThread
         }
     }
 
     /// `IOOperation` without its arguments.
     enum Kind: String, Sendable, CaseIterable {
-        case open, create, write, dataSync, sync, allocate, zeroRange, map, link, unlink, rename, syncDirectory
+        case open, create, write, dataSync, sync, allocate, zeroRange, map, link, unlink, rename, syncDirectory,
+            startThread
     }
 }
 

@@ -47,7 +47,8 @@ public struct CompactionReport: Sendable, Equatable {
     public var dryRun = false
     /// Log bytes (records) before and after.
     public var logBytesBefore: UInt64 = 0
-    /// Log bytes after (for a dry run: the estimate).
+    /// Log bytes after. For a dry run, the records kept and the snapshot written after them:
+    /// exact unless appends or deletions come before the compaction.
     public var logBytesAfter: UInt64 = 0
     /// File size before and after (the file is preallocated ahead of the log).
     public var fileBytesBefore: UInt64 = 0

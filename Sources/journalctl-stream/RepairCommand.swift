@@ -3,7 +3,8 @@ import Journal
 /// `repair`: salvage what is valid of a damaged journal into a new file.
 enum RepairCommand: Command {
     static let name = "repair"
-    static let summary = "Salvage every valid record of a damaged journal into a new file (needs the writer lock)."
+    static let summary =
+        "Salvage each stream's chunks up to the first lost one into a new file (needs the writer lock)."
     static let usage = "repair [--dry-run] [-o text|json]"
     static let details = """
         Reads the damaged file record by record; after a damaged record it tries each following

@@ -47,6 +47,7 @@ struct FaultInjectionTests {
         #expect(
             kinds.isSuperset(of: [
                 .open, .create, .write, .dataSync, .sync, .allocate, .zeroRange, .map, .link, .rename, .syncDirectory,
+                .startThread,
             ]))
         let ledger = workload.ledger.snapshot
         #expect(ledger.finished["b"] == .completed && ledger.acknowledged["b"] == 22)

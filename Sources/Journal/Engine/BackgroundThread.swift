@@ -28,5 +28,9 @@ func startBackgroundThread(_ body: @escaping () -> Void) throws(Errno) -> pthrea
         box.release()
         throw Errno(rawValue: result)
     }
-    return thread
+    #if canImport(Glibc)
+        return thread
+    #else
+        return thread!  // set by a pthread_create that returned 0
+    #endif
 }

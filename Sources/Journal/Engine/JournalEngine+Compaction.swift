@@ -73,7 +73,7 @@ extension JournalEngine {
         var report = CompactionReport()
         report.dryRun = dryRun
         // One compaction at a time; appends go on meanwhile.
-        var snapshotBytes: UInt64 = 0
+        var keptEntries: [StreamEntry] = []
         let plan = try lock.withLock { () throws(JournalError) in
             try checkWritable()
             if compacting { throw .busy(path: path, what: "a compaction is already running") }
@@ -82,22 +82,21 @@ extension JournalEngine {
             report.fileBytesBefore = fileSize
             report.streamsDropped = plan.dropped.map(\.id)
             report.streamsKept = plan.keep.count
-            let keptEntries = table.live.filter { plan.keep.contains($0.number) }
+            keptEntries = table.live.filter { plan.keep.contains($0.number) }
             report.logBytesAfter = keptEntries.reduce(0) { $0 + $1.recordBytes }
-            if dryRun {
-                // The copy ends with a snapshot of the streams it kept; its size depends only
-                // on them (offsets are fixed-width), so the dry run can say it exactly.
-                let body = SnapshotBody(logEnd: 0, highestStreamNumber: 0, streams: keptEntries).encoded()
-                snapshotBytes = UInt64(Layout.aligned(RecordField.size + body.count))
-            } else {
-                compacting = true
-            }
+            if !dryRun { compacting = true }
             return (plan.keep, table.highestNumber, end, region, generation, damagedSnapshots)
         }
         let (keep, highest, cutoff, oldRegion, writerGeneration, damaged) = plan
         let estimate = Self.compactedFileSize(logBytes: report.logBytesAfter, fileBytesBefore: report.fileBytesBefore)
         if dryRun {
-            report.logBytesAfter += snapshotBytes
+            // The copy ends with a snapshot of the streams it kept (unless over the limit, as
+            // `CompactionWriter.appendSnapshot` decides); its size depends only on them, since
+            // offsets are fixed-width. Encoded here, outside the lock appends need.
+            let body = SnapshotBody(logEnd: 0, highestStreamNumber: 0, streams: keptEntries).encoded()
+            if body.count <= options.snapshotBodyLimit {
+                report.logBytesAfter += UInt64(Layout.aligned(RecordField.size + body.count))
+            }
             // Counted from the log, as the copy counts: the table knows only the deletions
             // made since the open (a snapshot holds live streams only), and a dry run on a
             // fresh open, as the CLI's is, always said 0.

@@ -48,8 +48,9 @@ public struct StreamFollower: AsyncSequence, Sendable {
         var alias: MappedRegion?
 
         /// The next event: a chunk, or `.finished` once, then nil. Throws if the journal
-        /// closes, the stream is deleted (`unknownStream`) or a record is damaged; after that,
-        /// and when the task is cancelled, returns nil.
+        /// closes, the stream is deleted (`unknownStream`), a record is damaged or a read-only
+        /// handle cannot start its poller thread (`io`); after that, and when the task is
+        /// cancelled, returns nil.
         public mutating func next() async throws -> StreamEvent? {
             do {
                 return try await step()
@@ -249,7 +250,7 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
                 // that lasted until some later append when both files happened to end at the
                 // same offset.
                 if !readingOldFile && end == view.end {
-                    await engine.waitForLog(beyond: end, epoch: view.epoch)
+                    try await engine.waitForLog(beyond: end, epoch: view.epoch)
                 }
             }
             return nil
@@ -314,7 +315,8 @@ extension Journal {
     /// The callback runs on the thread that made the change, with the journal locked or
     /// just after (an append rings it once the lock is released): it must only signal (write
     /// to an eventfd, post a semaphore) and return, never call the journal. Register again
-    /// after reading to be told of the next change.
+    /// after reading to be told of the next change. On a read-only handle, throws `io` when
+    /// the thread that polls for the writer's commits cannot start.
     @discardableResult
     public func watch(_ stream: StreamID, beyond knownCount: Int, callback: @escaping @Sendable () -> Void)
         throws(JournalError) -> StreamWatch

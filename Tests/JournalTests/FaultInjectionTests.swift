@@ -100,6 +100,56 @@ struct FaultInjectionTests {
         }
     }
 
+    /// A read-only handle whose poller thread could not start carried on without it: its
+    /// followers registered and waited, for good, for a look that nobody made. A stream
+    /// follower, a journal-wide follower and a watch now each meet the error instead.
+    @Test func aPollerThatCannotStartEndsEachKindOfWaiterWithTheError() async throws {
+        let path = TestDirectory().file("poller.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        defer { try? writer.close() }
+        let id = try writer.createStream(StreamID("s"))
+        try writer.append("first", to: id)
+        let expected = JournalError.io(
+            operation: "pthread_create (the poller thread)", path: path, errno: Errno(rawValue: EAGAIN))
+        /// A read-only handle whose first thread start fails.
+        func reader() throws -> Journal {
+            var options = JournalOptions()
+            let injector = FaultInjector(failing: 0, of: .startThread, with: Errno(rawValue: EAGAIN))
+            options.interposition = Interposition(interposer: injector)
+            return Journal(engine: try JournalEngine.openReadOnly(path: path, options: options))
+        }
+        /// What `body` threw, or nil if it returned or was still waiting after 10 s.
+        func outcome(_ body: @escaping @Sendable () async throws -> Void) async -> JournalError? {
+            await withTaskGroup(of: JournalError?.self) { group in
+                group.addTask {
+                    do { try await body() } catch { return error as? JournalError }
+                    return nil
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(10))  // a bound, not a synchronisation
+                    return nil
+                }
+                let first = await group.next()!
+                group.cancelAll()
+                return first
+            }
+        }
+
+        let following = try reader()
+        let follower = try following.follow(id)
+        #expect(await outcome { for try await _ in follower {} } == expected)
+        try following.close()
+
+        let listening = try reader()
+        let events = try listening.events(from: .beginning)
+        #expect(await outcome { for try await _ in events {} } == expected)
+        try listening.close()
+
+        let watching = try reader()
+        #expect(throws: expected) { _ = try watching.watch(id, beyond: 1) {} }
+        try watching.close()
+    }
+
     @Test("every operation fails once, with EIO and with ENOSPC", arguments: [EIO, ENOSPC])
     func everyOperationFails(errno code: Int32) {
         let injected = Errno(rawValue: code)

@@ -108,12 +108,14 @@ extension JournalEngine {
                         // Cancellation sets the flag before running the handler, and both take
                         // the lock: either the handler finds this waiter, or this sees the flag.
                         if case .wait(let slot, let epoch) = step, !Task.isCancelled {
+                            // Before registering: a poller that cannot start is this
+                            // follower's error, not a wait nobody would end.
+                            if !writable { try startPollerLocked() }
                             waitedOn = (slot, epoch)
                             waiters.add(
                                 .init(
                                     id: waiterID, slot: slot, known: UInt64(nextIndex),
                                     wake: .continuation(continuation)))
-                            if !writable { startPollerLocked() }
                             lock.unlock()
                             return
                         }
@@ -142,13 +144,15 @@ extension JournalEngine {
         }
     }
 
-    /// Suspends until the log grows past `knownEnd` (or close, or cancellation).
-    func waitForLog(beyond knownEnd: UInt64, epoch: Int) async {
-        await wait(slot: nil, known: knownEnd) { engine in engine.end > knownEnd || engine.fileEpoch != epoch }
+    /// Suspends until the log grows past `knownEnd` (or close, or cancellation). Throws when
+    /// a read-only handle cannot start the poller that would end the wait.
+    func waitForLog(beyond knownEnd: UInt64, epoch: Int) async throws(JournalError) {
+        try await wait(slot: nil, known: knownEnd) { engine in engine.end > knownEnd || engine.fileEpoch != epoch }
     }
 
-    private func wait(slot: Int?, known: UInt64, satisfied: (JournalEngine) -> Bool) async {
+    private func wait(slot: Int?, known: UInt64, satisfied: (JournalEngine) -> Bool) async throws(JournalError) {
         let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
+        var failure: JournalError?
         _ = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<WaiterTable.News, Never>) in
                 lock.withLock {
@@ -160,13 +164,20 @@ extension JournalEngine {
                         continuation.resume(returning: .changed)
                         return
                     }
+                    if !writable {
+                        do throws(JournalError) { try startPollerLocked() } catch {
+                            failure = error
+                            continuation.resume(returning: .changed)
+                            return
+                        }
+                    }
                     waiters.add(.init(id: id, slot: slot, known: known, wake: .continuation(continuation)))
-                    if !writable { startPollerLocked() }
                 }
             }
         } onCancel: {
             lock.withLock { waiters.remove(id, slot: slot)?.wake.fire() }
         }
+        if let failure { throw failure }
     }
 
     /// What `Journal.follow` binds a follower to: the stream's number (the id may later name
@@ -192,8 +203,8 @@ extension JournalEngine {
             if Int(entry.chunkCount) > knownCount || entry.status.isFinished {
                 callback()
             } else {
+                if !writable { try startPollerLocked() }
                 waiters.add(.init(id: token, slot: slot, known: UInt64(knownCount), wake: .callback(callback)))
-                if !writable { startPollerLocked() }
             }
             return token
         }
@@ -210,15 +221,19 @@ extension JournalEngine {
     // MARK: Read-only poller
 
     /// Starts the thread that polls for other processes' commits, if none runs; lock held.
-    private func startPollerLocked() {
+    /// Throws when it cannot start (EAGAIN under a thread limit): the waiter about to
+    /// register would otherwise wait for a look nobody makes.
+    private func startPollerLocked() throws(JournalError) {
         if pollerRunning { return }
+        let thread = try io("pthread_create (the poller thread)") { () throws(Errno) in
+            try interposer.around(.startThread(name: "poller"), descriptor: -1) { () throws(Errno) in
+                // The thread's first step takes the lock this caller holds.
+                try startBackgroundThread { self.pollLoop() }
+            }
+        }
         pollerRunning = true
         statistics.pollerStarts += 1
-        if let thread = try? startBackgroundThread({ self.pollLoop() }) {
-            pthread_detach(thread)
-        } else {
-            pollerRunning = false
-        }
+        pthread_detach(thread)
     }
 
     /// How long the poller stays once nobody waits: a follower woken for a chunk waits again

@@ -188,8 +188,11 @@ final class JournalEngine: @unchecked Sendable {
         return engine
     }
 
-    /// Opens an existing journal without the writer lock.
-    static func openReadOnly(path: String) throws(JournalError) -> JournalEngine {
+    /// Opens an existing journal without the writer lock. Of `options`, only the I/O seam
+    /// applies (tests).
+    static func openReadOnly(path: String, options: JournalOptions = JournalOptions()) throws(JournalError)
+        -> JournalEngine
+    {
         let started = Clock.monotonicNanoseconds()
         // Resolved like a writer's path, so that both look at the file the writer compacts.
         let filePath = FileSystem.resolvingLinks(path)
@@ -204,7 +207,7 @@ final class JournalEngine: @unchecked Sendable {
         var state = try LoadedState.load(region.bytes(at: 0, count: Int(size)), path: path)
         state.report.durationNanoseconds = Clock.monotonicNanoseconds() - started
         let engine = JournalEngine(
-            path: path, filePath: filePath, writable: false, options: JournalOptions(), fd: fd, region: region,
+            path: path, filePath: filePath, writable: false, options: options, fd: fd, region: region,
             fileSize: size, state: state)
         handedOff = true
         return engine

@@ -29,6 +29,10 @@ public struct RetentionPolicy: Sendable, Equatable {
 /// When the journal compacts by itself: a thread of its own looks every `checkInterval` and
 /// compacts when both thresholds are passed; appends, syncs and snapshots go on meanwhile,
 /// and `close` stops a running compaction at its next 64 MiB slice.
+///
+/// An automatic compaction also waits until the file system has room for the compacted file
+/// and, beside it, for the journal to grow twice more: on a nearly full disk it would take
+/// the space the writer's next growth needs (an explicit `compact` tries regardless).
 public struct AutoCompaction: Sendable, Equatable {
     /// Compact once at least this many bytes of the log are dead (default 256 MiB)...
     public var minDeadBytes: UInt64 = 256 << 20

@@ -774,6 +774,40 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
         try reopened.close()
     }
 
+    /// On a nearly full disk an automatic compaction took, up front, the space the writer's
+    /// next growth needed, and that growth's ENOSPC poisoned the handle. It now waits for
+    /// room: with the file system reporting no space it defers (and compacts nothing), and
+    /// once space is back it compacts.
+    @Test func anAutomaticCompactionWaitsForRoomOnTheFileSystem() async throws {
+        var options = JournalOptions(durability: .none)
+        var auto = AutoCompaction()
+        auto.minDeadBytes = 64 << 10
+        auto.checkInterval = .milliseconds(10)
+        options.autoCompaction = auto
+        let path = TestDirectory().file("full-disk.sj")
+        TestHooks.setAvailableBytes(path: path, 0)
+        defer { TestHooks.setAvailableBytes(path: path, nil) }
+        let journal = try Journal(path: path, options: options)
+        let big = try journal.createStream(StreamID("big"))
+        for _ in 0..<100 { try journal.append([UInt8](repeating: 7, count: 1000), to: big) }
+        let small = try journal.createStream(StreamID("small"))
+        try journal.append("kept", to: small)
+        try journal.deleteStream(big)
+        func statistics() -> EngineStatistics { journal.engine.lock.withLock { journal.engine.statistics } }
+        await until { statistics().compactionsDeferredForSpace >= 2 }
+        #expect(statistics().compactionsDeferredForSpace >= 2)
+        #expect(statistics().compactions == 0)
+        #expect(journal.deadBytes >= 64 << 10)
+
+        TestHooks.setAvailableBytes(path: path, 1 << 30)
+        await until { statistics().compactions >= 1 }
+        #expect(statistics().compactions >= 1)
+        #expect(journal.deadBytes < 64 << 10)
+        var cursor = try journal.chunks(of: small)
+        #expect(try cursor.collect().map(\.text) == ["kept"])
+        try journal.close()
+    }
+
     @Test func theJournalCompactsByItselfOnceDeadBytesPassTheThresholds() throws {
         var options = JournalOptions(durability: .none)
         var auto = AutoCompaction()

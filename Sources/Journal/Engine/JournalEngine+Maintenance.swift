@@ -84,9 +84,31 @@ extension JournalEngine {
     func compactIfWorthIt() {
         guard let auto = options.autoCompaction else { return }
         let now = Clock.wallMicroseconds()
-        if compactionWorthIt(auto, now: now) {
-            // Failures poison the handle or are transient (busy); the next check tries again.
-            _ = try? compact(policy: options.retention, dryRun: false, now: now, progress: nil)
+        guard compactionWorthIt(auto, now: now) else { return }
+        guard hasRoomToCompact(now: now) else {
+            lock.withLock { statistics.compactionsDeferredForSpace += 1 }
+            return
+        }
+        // Failures poison the handle or are transient (busy); the next check tries again.
+        _ = try? compact(policy: options.retention, dryRun: false, now: now, progress: nil)
+    }
+
+    /// Whether the file system has room for the compacted file and, beside it, for the
+    /// writer to grow twice. A compaction allocates its new file up front and holds it for
+    /// the whole copy; on a nearly full disk that space was the writer's, whose next growth
+    /// then failed with ENOSPC and poisoned the handle, for a compaction nobody asked for.
+    /// An automatic compaction waits for the room instead (an explicit `compact` tries).
+    /// When the file system cannot say, it proceeds as before.
+    func hasRoomToCompact(now: Int64) -> Bool {
+        lock.withLock {
+            let (keep, _) = planRetention(options.retention, now: now)
+            let live = table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
+            let needed = Self.compactedFileSize(logBytes: live, fileBytesBefore: fileSize) + 2 * growthStep
+            // Under the lock: a compaction's swap replaces and closes `fd`.
+            guard let available = TestHooks.availableBytes(path: path) ?? (try? fd.availableBytes()) else {
+                return true
+            }
+            return available >= needed
         }
     }
 

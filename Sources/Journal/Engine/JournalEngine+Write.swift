@@ -26,8 +26,7 @@ extension JournalEngine {
     /// here rather than a SIGBUS in a write through the mapping.
     func ensureCapacity(_ needed: UInt64) throws(JournalError) {
         if needed <= fileSize { return }
-        let step = min(max(fileSize / 8, 4 << 20), 256 << 20)
-        let grow = max(needed - fileSize, step)
+        let grow = max(needed - fileSize, growthStep)
         do {
             try fd.allocate(offset: fileSize, length: grow)
         } catch {
@@ -44,6 +43,9 @@ extension JournalEngine {
             }
         }
     }
+
+    /// How much the file grows by at least when the log needs room; lock held.
+    var growthStep: UInt64 { min(max(fileSize / 8, 4 << 20), 256 << 20) }
 
     /// Encodes one record at the end of the log; call with the lock held. Returns its offset.
     @inline(__always)

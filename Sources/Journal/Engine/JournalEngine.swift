@@ -499,6 +499,8 @@ struct EngineStatistics: Sendable {
     /// Snapshots not written because the table encoded to more than a record can hold.
     var snapshotsSkipped = 0
     var compactions = 0
+    /// Automatic compactions put off because the file system lacked room (`hasRoomToCompact`).
+    var compactionsDeferredForSpace = 0
     var lastCompactionPauseNanoseconds: UInt64 = 0
     /// Read-only handles: looks for other processes' records (each a stat(2) of the path),
     /// those made by the poller, and waiters examined for a wake. Tests check that followers

@@ -117,6 +117,14 @@ struct FileDescriptor: Sendable {
         }
     }
 
+    /// Bytes an unprivileged writer can still allocate on the file's file system
+    /// (`fstatvfs(2)`: available blocks times the fragment size).
+    func availableBytes() throws(Errno) -> UInt64 {
+        var info = statvfs()
+        _ = try retryingOnInterrupt { fstatvfs(rawValue, &info) }
+        return UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue
+    }
+
     /// The file's size from `fstat(2)`.
     func size() throws(Errno) -> UInt64 {
         var info = stat()

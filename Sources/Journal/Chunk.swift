@@ -36,6 +36,9 @@ public struct ChunkCursor: Sendable {
     /// deleted and created again under the same id has another value, so a reader that keeps
     /// a position across calls can tell that the id now names a different stream.
     public var streamCreatedAt: Int64 { view.entry.createdAt }
+    /// The stream as it was when the cursor was made: its status and count agree with the
+    /// chunks the cursor returns.
+    var info: StreamInfo { view.entry.info }
     private var pending: [UInt64] = []
     private var pendingPosition = 0
 

@@ -216,21 +216,32 @@ extension Journal {
     public func export(
         streams selection: [StreamID]? = nil, status: StreamStatus? = nil, _ body: (ExportRecord) throws -> Void
     ) throws {
-        var infos: [StreamInfo]
+        let ids: [StreamID]
         if let selection {
-            infos = []
-            for id in selection { infos.append(try info(id)) }
+            // Every named stream is checked before anything is written.
+            for id in selection { _ = try info(id) }
+            ids = selection
         } else {
-            infos = try streams()
+            ids = try streams().map(\.id)
         }
-        for info in infos where status == nil || info.status == status {
+        for id in ids {
+            // The cursor is taken before the open record is written, and the records come from
+            // the stream as the cursor saw it: a stream deleted (or compacted away) since the
+            // listing is skipped, where it ended the export with an open record and no chunks,
+            // and its open, chunks and end always agree (a stream open then has no end yet in
+            // this export, even if it finished meanwhile).
+            var cursor: ChunkCursor
+            switch Result(catching: { () throws(JournalError) in try chunks(of: id) }) {
+            case .success(let opened): cursor = opened
+            case .failure(.unknownStream) where selection == nil: continue
+            case .failure(let error): throw error
+            }
+            let info = cursor.info
+            guard status == nil || info.status == status else { continue }
             try body(ExportRecord(opening: info))
-            var cursor = try chunks(of: info.id)
             while let chunk = try cursor.next() {
                 try body(.chunk(info.id, index: chunk.index, timestamp: chunk.timestamp, bytes: chunk.bytes))
             }
-            // The info was read before the chunks: a stream that was open then has no end yet
-            // in this export, even if it finished meanwhile, so the two stay consistent.
             if let end = ExportRecord(ending: info) { try body(end) }
         }
     }
@@ -251,7 +262,10 @@ extension Journal {
                 try createStream(id, metadata: metadata)
                 return .applied
             } catch JournalError.duplicateStream {
-                guard try info(id).metadata == metadata else {
+                // Byte for byte: String equality takes canonically equivalent spellings
+                // ("é" and "e" + U+0301) for the same text.
+                let existing = try info(id).metadata
+                guard Self.sameBytes(existing, metadata) else {
                     throw ImportConflict(stream: id, detail: "it already exists with different metadata")
                 }
                 return .alreadyPresent
@@ -265,25 +279,56 @@ extension Journal {
             }
             let current = try info(id)
             if current.status == .open {
-                guard current.chunkCount == chunkCount else {
+                if current.chunkCount < chunkCount {
                     throw ImportConflict(
                         stream: id,
                         detail:
                             "it has \(current.chunkCount) chunks but the export ends it after \(chunkCount); chunk lines are missing"
                     )
                 }
+                if current.chunkCount > chunkCount {
+                    throw ImportConflict(
+                        stream: id,
+                        detail:
+                            "it has \(current.chunkCount) chunks, more than the \(chunkCount) the export ends it after")
+                }
                 try finish(id, status: status, reason: reason)
                 return .applied
             }
-            guard current.status == status, current.reason == reason, current.chunkCount == chunkCount else {
+            // An empty reason is no reason, as `finish` stores it; compared byte for byte.
+            let sameReason = Self.sameBytes(current.reason, reason)
+            guard current.status == status, sameReason, current.chunkCount == chunkCount else {
                 throw ImportConflict(
                     stream: id,
                     detail:
-                        "it already ended \(current.status) after \(current.chunkCount) chunks; the export says \(status) after \(chunkCount)"
+                        "it already ended \(current.status) after \(current.chunkCount) chunks\(Self.quoted(current.reason)); the export says \(status) after \(chunkCount)\(Self.quoted(reason))"
                 )
             }
             return .alreadyPresent
         }
+    }
+
+    /// Whether two metadata dictionaries hold the same keys and values, byte for byte.
+    static func sameBytes(_ a: [String: String], _ b: [String: String]) -> Bool {
+        func bytes(_ d: [String: String]) -> [[UInt8]: [UInt8]] {
+            // Keys of one dictionary are distinct as text, so distinct as bytes too.
+            Dictionary(uniqueKeysWithValues: d.map { (Array($0.key.utf8), Array($0.value.utf8)) })
+        }
+        return a.count == b.count && bytes(a) == bytes(b)
+    }
+
+    /// Whether two reasons are the same bytes, an empty one being none.
+    static func sameBytes(_ a: String?, _ b: String?) -> Bool {
+        let left = a ?? ""
+        let right = b ?? ""
+        return left.utf8.elementsEqual(right.utf8)
+    }
+
+    /// ` with reason "…"`, or nothing for no reason.
+    static func quoted(_ reason: String?) -> String {
+        guard let reason, !reason.isEmpty else { return "" }
+        let shown = reason.count > 200 ? reason.prefix(200) + "…" : Substring(reason)
+        return " with reason \"\(shown)\""
     }
 
     /// Ends the stream with any finished status and an optional reason: the general form of

@@ -64,7 +64,9 @@ enum ImportCommand: Command {
                 lineNumber += 1
                 if line.isEmpty { continue }
                 do { return try ExportRecord(jsonLine: line) } catch {
-                    throw Failure(message: "line \(lineNumber) of \(inputName): \(error)")
+                    // Lines before it may have been applied already: say so, as a conflict does.
+                    let before = lineNumber > 1 ? "; the lines before it were imported" : ""
+                    throw Failure(message: "line \(lineNumber) of \(inputName): \(error)\(before)")
                 }
             }
             return nil
@@ -82,7 +84,8 @@ enum ImportCommand: Command {
             while let record = next {
                 let outcome: ImportOutcome
                 do { outcome = try journal.importRecord(record) } catch {
-                    throw Failure(message: "line \(lineNumber): \(error); the lines before it were imported")
+                    throw Failure(
+                        message: "line \(lineNumber) of \(inputName): \(error); the lines before it were imported")
                 }
                 next = try nextRecord()
                 guard outcome == .applied else {

@@ -853,13 +853,22 @@ enum Fixture {
         _ = FileManager.default.createFile(atPath: input, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
         let result = cli("import", input)
         #expect(result.status == 1)
-        #expect(result.stderr.hasPrefix("journalctl-stream: line 3: cannot append chunk 2 to stream \"s\""))
+        #expect(result.stderr.hasPrefix("journalctl-stream: line 3 of \(input): cannot append chunk 2 to stream \"s\""))
         #expect(try Journal.openReadOnly(path: path).info(StreamID("s")).chunkCount == 1)
 
         _ = FileManager.default.createFile(atPath: input, contents: Data("{\"stream\":\n".utf8))
         let broken = cli("import", input)
         #expect(broken.status == 1)
         #expect(broken.stderr.hasPrefix("journalctl-stream: line 1 of \(input): "))
+
+        // A malformed line after good ones says the good ones went in, as a conflict does.
+        let late = "{\"event\":\"open\",\"stream\":\"t\",\"metadata\":{}}\n{\"stream\":\n"
+        _ = FileManager.default.createFile(atPath: input, contents: Data(late.utf8))
+        let partial = cli("import", input)
+        #expect(partial.status == 1)
+        #expect(partial.stderr.hasPrefix("journalctl-stream: line 2 of \(input): "), "\(partial.stderr)")
+        #expect(partial.stderr.contains("; the lines before it were imported"), "\(partial.stderr)")
+        #expect(try Journal.openReadOnly(path: path).info(StreamID("t")).status == .open)
     }
 
     @Test func errorsNameTheUsersPathNotACopyOrARawSystemCall() throws {

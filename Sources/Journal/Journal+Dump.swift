@@ -620,6 +620,19 @@ struct SalvageScanner {
 
     private mutating func damaged(_ reason: String) -> Step {
         let at = offset
+        // A record whose header is believable and whose claimed end holds a valid record:
+        // the damage is inside it (rot in its payload), and the log goes on at that end, as
+        // recovery's look past a bad record assumes. Searching from inside the payload took
+        // record-shaped bytes there (a journal stored as a chunk) for records: a fake stream
+        // opening that hid a real one, a fake deletion, a fake generation.
+        if let extent = TailVerdict.claimedExtent(file, at: at), extent > UInt64(RecordField.size),
+            at + extent < dataEnd, isPlausibleHeader(at: at + extent),
+            case .record(let header) = decodeRecord(in: file, at: at + extent, maxGeneration: maxGeneration),
+            header.generation >= lastGeneration
+        {
+            offset = at + extent
+            return .damaged(offset: at, reason: reason, resume: offset)
+        }
         var candidate = at + UInt64(Layout.recordAlignment)
         while candidate < dataEnd {
             if isPlausibleHeader(at: candidate),

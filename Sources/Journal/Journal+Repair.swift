@@ -65,6 +65,9 @@ public struct RepairReport: Sendable, Equatable {
     public var streamLosses: [StreamLoss] = []
     /// Stream numbers with records whose stream-open record was lost (their id is unknown).
     public var orphanStreamNumbers: [UInt32] = []
+    /// Streams left out as deleted although no deleted record was read: their id was opened
+    /// again, after damaged bytes, which only a deletion allows (its record was in the damage).
+    public var streamsDeletedByReopening: [StreamID] = []
     /// Valid records that broke a lifecycle rule and were left out (e.g. a second open of a
     /// stream number, a record after a stream's end).
     public var recordsSkipped = 0
@@ -116,7 +119,7 @@ extension Journal {
                 throw error
             }
             if !locked {
-                let pid = writerPID(fd)
+                let pid = JournalEngine.headerPID(fd)
                 fd.close()
                 throw .locked(path: path, pid: pid)
             }
@@ -141,8 +144,12 @@ extension Journal {
         // real records after them would fail the rule that generations never decrease.
         var maxGeneration = UInt32.max
         do {
-            let generation = try LoadedState.pickHeader(bytes, path: path).header.generation
-            maxGeneration = generation == .max ? generation : generation + 1
+            // Only when a slot is damaged: with both valid, the newest is the current writer's,
+            // and one record-shaped region of the next generation in a payload made every real
+            // record after it "below the previous record's generation", and they were dropped.
+            let picked = try LoadedState.pickHeader(bytes, path: path)
+            let generation = picked.header.generation
+            maxGeneration = generation == .max || picked.damaged.isEmpty ? generation : generation + 1
         } catch {
             // Both header slots damaged: the records still say which generation wrote them.
             guard case .corruption = error else { throw error }
@@ -159,12 +166,19 @@ extension Journal {
         // A leftover of an interrupted repair: only a repair holding this journal's lock
         // writes that name, and the lock is ours.
         try? FileSystem.unlink(repairedPath)
-        try salvage.write(to: repairedPath)
-        let check = try Journal.verify(path: repairedPath)
-        if let problem = check.problems.first {
-            throw .corruption(
-                path: repairedPath, offset: problem.offset,
-                detail: "the repaired copy does not verify (\(problem.detail)); \(path) was left unchanged")
+        do throws(JournalError) {
+            try salvage.write(to: repairedPath)
+            let check = try Journal.verify(path: repairedPath)
+            if let problem = check.problems.first {
+                throw .corruption(
+                    path: repairedPath, offset: problem.offset,
+                    detail: "the repaired copy does not verify (\(problem.detail)); \(path) was left unchanged")
+            }
+        } catch {
+            // A copy that failed (a full disk) or does not verify is no use to anyone: it stayed
+            // beside the journal until the next repair.
+            try? FileSystem.unlink(repairedPath)
+            throw error
         }
         var damagedPath = "\(filePath).damaged-\(compactUTC(Clock.wallMicroseconds()))"
         var attempt = 1
@@ -188,18 +202,6 @@ extension Journal {
         }
         report.damagedCopyPath = damagedPath
         return report
-    }
-
-    /// The writer PID in the newest valid header, for the `locked` error.
-    private static func writerPID(_ fd: FileDescriptor) -> Int32? {
-        var bytes = [UInt8](repeating: 0, count: Int(Layout.logStart))
-        let count = bytes.withUnsafeMutableBytes { (try? fd.read(into: $0, at: 0)) ?? 0 }
-        return bytes.withUnsafeBytes { raw in
-            guard let picked = try? LoadedState.pickHeader(UnsafeRawBufferPointer(rebasing: raw[0..<count]), path: ""),
-                picked.header.writerPID != 0
-            else { return nil }
-            return Int32(bitPattern: picked.header.writerPID)
-        }
     }
 }
 
@@ -258,6 +260,8 @@ private struct Salvage {
     var orphans: [UInt32: (chunks: Int, bytes: Int)] = [:]
     /// Streams a deleted record removed: none of their steps are written.
     var deleted: Set<UInt32> = []
+    /// Of those, streams whose deleted record was lost: the same id opened again after damage.
+    var deletedForLostRecord: Set<UInt32> = []
     var skipped = 0
     var losses: [RepairReport.StreamLoss] = []
 
@@ -301,13 +305,31 @@ private struct Salvage {
         case .streamOpen:
             guard header.stream > highestNumber, header.chunkIndex == 0, header.previous == 0,
                 body.count <= StreamOpenBody.maxMetadataBytes, let open = try? StreamOpenBody.decode(body),
-                StreamID.problem(with: open.id) == nil,
-                !ids.contains(StreamID(trusted: open.id))
+                StreamID.problem(with: open.id) == nil
             else {
                 skipped += 1
                 return
             }
             let id = StreamID(trusted: open.id)
+            if ids.contains(id) {
+                // An id opens again only after its stream was deleted. With damage between the
+                // earlier stream's last record and this one, its deleted record may be what was
+                // lost: the earlier stream is gone (keeping it revived deleted data and dropped
+                // the live stream). Without damage in between, this record is not the writer's.
+                guard let (earlier, state) = streams.first(where: { $0.value.id == id }),
+                    damaged.contains(where: { !$0.isSnapshot && $0.offset > state.lastSeen && $0.offset < offset })
+                else {
+                    skipped += 1
+                    return
+                }
+                streams[earlier] = nil
+                ids.remove(id)
+                deleted.insert(earlier)
+                deletedForLostRecord.insert(earlier)
+            }
+            // A deleted record never precedes its stream's opening: one for this number before
+            // it came from damaged bytes, and must not drop the stream.
+            deleted.remove(header.stream)
             highestNumber = header.stream
             ids.insert(id)
             streams[header.stream] = StreamState(id: id, lastKept: offset, lastSeen: offset)
@@ -456,6 +478,10 @@ private struct Salvage {
             losses.reduce(0) { $0 + $1.droppedPayloadBytes } + lostOrphans.reduce(0) { $0 + $1.bytes }
         report.orphanStreamNumbers = orphans.keys.filter { !deleted.contains($0) }.sorted()
         report.recordsSkipped = skipped
+        report.streamsDeletedByReopening = steps.compactMap {
+            guard case .open(let number, let id, _) = $0, deletedForLostRecord.contains(number) else { return nil }
+            return id
+        }
         return report
     }
 

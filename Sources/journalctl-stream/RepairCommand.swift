@@ -80,6 +80,10 @@ enum RepairCommand: Command {
             let numbers = report.orphanStreamNumbers.map(String.init).joined(separator: ", ")
             console.line("  streams whose open record was lost (ids unknown, not kept): numbers \(numbers)")
         }
+        for id in report.streamsDeletedByReopening {
+            console.line(
+                "  \(id): an earlier stream of that id was left out as deleted (opened again after the damage)")
+        }
         if report.recordsSkipped > 0 {
             console.line("  \(report.recordsSkipped) valid records broke a stream's lifecycle and were left out")
         }
@@ -137,6 +141,7 @@ enum RepairCommand: Command {
             ),
             ("orphanStreamNumbers", .array(report.orphanStreamNumbers.map { .int($0) })),
             ("recordsSkipped", .int(report.recordsSkipped)),
+            ("streamsDeletedByReopening", .array(report.streamsDeletedByReopening.map { .string($0.rawValue) })),
             ("damagedCopyPath", .optional(report.damagedCopyPath)),
         ])
     }

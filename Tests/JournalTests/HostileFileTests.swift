@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import Testing
 
@@ -59,13 +60,19 @@ import Testing
     }
 
     /// Flips a checksum byte of the first chunk of `id` in the closed journal at `path`.
-    func damageFirstChunk(of id: StreamID, in path: String) throws {
+    /// Damages the first chunk record of `id`: its checksum (the header stays believable, so
+    /// a salvage scan knows its extent), or with `header` its type byte (it does not).
+    func damageFirstChunk(of id: StreamID, in path: String, header: Bool = false) throws {
         var bytes = FileBytes.read(path)
         let chunk = try bytes.withUnsafeBytes { raw in
             let state = try LoadedState.load(raw, path: path)
             return Int(state.table[state.table.slot(of: id)!].blockStarts[0])
         }
-        bytes[chunk + RecordField.checksum.offset] ^= 0xFF
+        if header {
+            bytes[chunk + RecordField.type.offset] = 0xEE
+        } else {
+            bytes[chunk + RecordField.checksum.offset] ^= 0xFF
+        }
         FileBytes.write(bytes, to: path)
     }
 
@@ -406,6 +413,135 @@ import Testing
         var chunks = try repaired.chunks(of: victim)
         #expect(try chunks.next()?.text == "important data")
         try repaired.close()
+    }
+
+    /// A journal whose stream "carrier" (#1) holds, 64 bytes into its first chunk's payload,
+    /// the record `fake`; then "b" (#2) opens, with three chunks, completed. `firstOfB`
+    /// opens b and appends its first chunk before the carrier's.
+    func carrierJournal(_ path: String, fake: RecordHeader, body: [UInt8] = [], firstOfB: Bool = false) throws {
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let carrier = try journal.createStream(StreamID("carrier"))
+        let early = firstOfB ? try journal.createStream(StreamID("b")) : nil
+        if let early { try journal.append("b0", to: early) }
+        let payload =
+            [UInt8](repeating: 0x41, count: 64) + fake.encoded(body: body) + [UInt8](repeating: 0x42, count: 64)
+        try journal.append(payload, to: carrier)
+        try journal.append("carrier 1", to: carrier)
+        let b = try early ?? journal.createStream(StreamID("b"))
+        for i in (firstOfB ? 1 : 0)..<3 { try journal.append("b\(i)", to: b) }
+        try journal.complete(b)
+        try journal.close()
+    }
+
+    /// Stream "b" of the repaired `path` must be whole: b0, b1, b2, completed.
+    func expectWholeB(_ path: String) throws {
+        let repaired = try Journal.openReadOnly(path: path)
+        defer { try? repaired.close() }
+        #expect(try repaired.info(StreamID("b")).status == .completed)
+        var chunks = try repaired.chunks(of: StreamID("b"))
+        #expect(try chunks.collect().map(\.text) == ["b0", "b1", "b2"])
+        #expect(try repaired.streams().map(\.id.rawValue).sorted() == ["b", "carrier"])
+    }
+
+    /// Repair's scan resumed 8 bytes into a record whose checksum failed, inside its payload,
+    /// and took a record-shaped stream opening there (number 50, "evil") for real: the real
+    /// opening of #2 then came below the highest number, and "b", intact, was dropped as a
+    /// stream "whose open record was lost", with "evil" kept in its place. A record whose
+    /// header is believable, with a valid record at its claimed end, now resumes there.
+    @Test func repairResumesAtTheEndOfARecordWhoseHeaderIsBelievable() throws {
+        let path = TestDirectory().file("evil.sj")
+        let fake = RecordHeader(
+            type: .streamOpen, bodyLength: 0, generation: 1, stream: 50, chunkIndex: 0, timestamp: 1, previous: 0)
+        let body = StreamOpenBody(id: "evil", metadata: [:]).encoded()
+        var sized = fake
+        sized.bodyLength = UInt32(body.count)
+        try carrierJournal(path, fake: sized, body: body)
+        try damageFirstChunk(of: StreamID("carrier"), in: path)
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.orphanStreamNumbers == [], "\(report)")
+        try expectWholeB(path)
+    }
+
+    /// With the carrier's header damaged too, the scan must search inside it. A record-shaped
+    /// `deleted` for stream 2, which is opened only later, dropped "b" while the report said
+    /// it was kept; a deleted record never precedes its stream's opening.
+    @Test func repairIgnoresADeletionOfAStreamNotYetOpened() throws {
+        let path = TestDirectory().file("early-delete.sj")
+        let fake = RecordHeader(
+            type: .deleted, bodyLength: 0, generation: 1, stream: 2, chunkIndex: 0, timestamp: 1, previous: 0)
+        try carrierJournal(path, fake: fake)
+        try damageFirstChunk(of: StreamID("carrier"), in: path, header: true)
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.streamsKept == 2)
+        try expectWholeB(path)
+    }
+
+    /// Repair accepted records one generation above the newest header slot even when both
+    /// slots were valid: a record-shaped padding of generation 2 inside a damaged payload
+    /// made every real record after it "below the previous record's generation", and b lost
+    /// chunks 1 and 2 and its end. The extra generation now needs a damaged slot.
+    @Test func repairAllowsTheNextGenerationOnlyWhenAHeaderSlotIsDamaged() throws {
+        let path = TestDirectory().file("generation.sj")
+        let fake = RecordHeader(
+            type: .padding, bodyLength: 8, generation: 2, stream: 0, chunkIndex: 0, timestamp: 1, previous: 0)
+        try carrierJournal(path, fake: fake, body: [UInt8](repeating: 0, count: 8), firstOfB: true)
+        try damageFirstChunk(of: StreamID("carrier"), in: path, header: true)
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(!report.streamLosses.contains { $0.id.rawValue == "b" }, "\(report.streamLosses)")
+        try expectWholeB(path)
+    }
+
+    /// Bit rot in a deleted record, with the id created again after it: repair kept the
+    /// deleted stream (its old data revived) and dropped the live one as a stream "whose open
+    /// record was lost". An id opens again only after a deletion, so with damage between the
+    /// two the earlier stream is taken as deleted, and the report says so.
+    @Test func repairTakesAnIdOpenedAgainAfterDamageAsTheDeletionOfTheEarlierStream() throws {
+        let directory = TestDirectory()
+        let path = directory.file("reused.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let old = try journal.createStream(StreamID("a"))
+        try journal.append("OLD, deleted", to: old)
+        try journal.complete(old)
+        try journal.deleteStream(old)
+        let deletion = journal.engine.lock.withLock { journal.engine.end } - UInt64(RecordField.size)
+        let new = try journal.createStream(StreamID("a"))
+        try journal.append("NEW", to: new)
+        try journal.complete(new)
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        bytes[Int(deletion) + RecordField.checksum.offset] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.orphanStreamNumbers == [], "\(report)")
+        #expect(report.streamsDeletedByReopening.map(\.rawValue) == ["a"])
+        let repaired = try Journal.openReadOnly(path: path)
+        var chunks = try repaired.chunks(of: StreamID("a"))
+        #expect(try chunks.collect().map(\.text) == ["NEW"])
+        #expect(try repaired.info(StreamID("a")).status == .completed)
+        try repaired.close()
+    }
+
+    /// The `locked` error named the header's last writer as the holder even when that
+    /// process had long exited and something else held the lock (a review found it with
+    /// `flock -x FILE sleep 3`: "process 25769 holds it", a finished import). A writer whose
+    /// process is gone is no longer named; a live one still is.
+    @Test func theLockedErrorNamesOnlyALiveLastWriter() throws {
+        let path = TestDirectory().file("held.sj")
+        try Journal(path: path, options: JournalOptions(durability: .none)).close()
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        for (writer, named) in [(exited.processIdentifier, nil), (getpid(), getpid())] {
+            // Rewritten before the lock is taken: the rewrite replaces the file.
+            rewriteHeaders(path) { $0.writerPID = UInt32(writer) }
+            let holder = open(path, O_RDONLY)
+            #expect(holder >= 0 && flock(holder, LOCK_EX | LOCK_NB) == 0)
+            #expect(throws: JournalError.locked(path: path, pid: named)) { try Journal(path: path) }
+            #expect(throws: JournalError.locked(path: path, pid: named)) { try Journal.repair(path: path) }
+            close(holder)
+        }
     }
 
     /// The offsets and lengths of the snapshots the two header slots of `path` point at.

@@ -355,7 +355,7 @@ extension JournalEngine {
 
     /// Whether no process `pid` exists. Not for 0 or a negative number, which `kill` takes as
     /// a process group: a name with one is nobody's to remove.
-    private static func processIsGone(_ pid: Int32) -> Bool {
+    static func processIsGone(_ pid: Int32) -> Bool {
         pid > 0 && kill(pid, 0) != 0 && errno == ESRCH
     }
 }

@@ -271,7 +271,10 @@ final class JournalEngine: @unchecked Sendable {
     }
 
     /// The writer PID recorded in the newest valid header, for the "locked" error.
-    private static func headerPID(_ fd: FileDescriptor) -> Int32? {
+    /// The last writer's PID from the newest valid header, for the `locked` error; nil when
+    /// that process is gone, since then the lock is someone else's (a tool holding it, say),
+    /// and naming the last writer sent people after a process that no longer existed.
+    static func headerPID(_ fd: FileDescriptor) -> Int32? {
         var bytes = [UInt8](repeating: 0, count: Layout.headerSlotSize * Layout.headerSlotCount)
         let count = bytes.withUnsafeMutableBytes { (try? fd.read(into: $0, at: 0)) ?? 0 }
         return bytes.withUnsafeBytes { raw in
@@ -279,7 +282,8 @@ final class JournalEngine: @unchecked Sendable {
             guard let picked = try? LoadedState.pickHeader(view, path: ""), picked.header.writerPID != 0 else {
                 return nil
             }
-            return Int32(bitPattern: picked.header.writerPID)
+            let pid = Int32(bitPattern: picked.header.writerPID)
+            return processIsGone(pid) ? nil : pid
         }
     }
 

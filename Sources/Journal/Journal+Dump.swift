@@ -555,6 +555,12 @@ struct SalvageScanner {
 
     /// Snapshot records the header slots describe: offset to aligned length.
     let knownSnapshots: [UInt64: UInt64]
+    /// The offset of each stream's latest valid record so far: a record whose `previous`
+    /// matches it continues a real stream, which bytes inside a payload almost never do.
+    private var latestOfStream: [UInt32: UInt64] = [:]
+    /// Whether the last resume after damage took the first valid record a search found,
+    /// unconfirmed (a record-shaped region inside the damaged record's payload may be it).
+    private(set) var lastResumeWasSearched = false
 
     /// `written` is where the file's written bytes end at the latest (`MappedFile.dataEnd`).
     init(
@@ -578,6 +584,7 @@ struct SalvageScanner {
             let start = Int(at) + RecordField.size
             lastGeneration = header.generation
             offset += UInt64(header.alignedSize)
+            if header.stream != 0 { latestOfStream[header.stream] = at }
             return .record(
                 header, body: UnsafeRawBufferPointer(rebasing: file[start..<start + Int(header.bodyLength)]), offset: at
             )
@@ -621,18 +628,34 @@ struct SalvageScanner {
     private mutating func damaged(_ reason: String) -> Step {
         let at = offset
         // A record whose header is believable and whose claimed end holds a valid record:
-        // the damage is inside it (rot in its payload), and the log goes on at that end, as
-        // recovery's look past a bad record assumes. Searching from inside the payload took
-        // record-shaped bytes there (a journal stored as a chunk) for records: a fake stream
-        // opening that hid a real one, a fake deletion, a fake generation.
-        if let extent = TailVerdict.claimedExtent(file, at: at), extent > UInt64(RecordField.size),
-            at + extent < dataEnd, isPlausibleHeader(at: at + extent),
+        // the damage is most likely inside it (rot in its payload), and the log goes on at
+        // that end, as recovery's look past a bad record assumes. Searching from inside the
+        // payload took record-shaped bytes there (a journal stored as a chunk) for records: a
+        // fake stream opening that hid a real one, a fake deletion, a fake generation. But
+        // the damage may be in the length itself (a flipped bit in `bodyLength` can claim
+        // an extent ending exactly on a later record): a valid record inside the claimed
+        // extent that continues a stream seen so far is real, and the scan resumes there.
+        if let extent = TailVerdict.claimedExtent(file, at: at), at + extent < dataEnd,
+            isPlausibleHeader(at: at + extent),
             case .record(let header) = decodeRecord(in: file, at: at + extent, maxGeneration: maxGeneration),
             header.generation >= lastGeneration
         {
-            offset = at + extent
+            var candidate = at + UInt64(Layout.recordAlignment)
+            while candidate < at + extent {
+                if isPlausibleHeader(at: candidate),
+                    case .record(let inside) = decodeRecord(in: file, at: candidate, maxGeneration: maxGeneration),
+                    inside.generation >= lastGeneration, inside.stream != 0,
+                    latestOfStream[inside.stream] == inside.previous
+                {
+                    break
+                }
+                candidate += UInt64(Layout.recordAlignment)
+            }
+            offset = candidate
+            lastResumeWasSearched = false
             return .damaged(offset: at, reason: reason, resume: offset)
         }
+        lastResumeWasSearched = true
         var candidate = at + UInt64(Layout.recordAlignment)
         while candidate < dataEnd {
             if isPlausibleHeader(at: candidate),

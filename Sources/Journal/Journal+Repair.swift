@@ -262,6 +262,9 @@ private struct Salvage {
     var deleted: Set<UInt32> = []
     /// Of those, streams whose deleted record was lost: the same id opened again after damage.
     var deletedForLostRecord: Set<UInt32> = []
+    /// Since the last damage, the scan is on records a search found inside it, unconfirmed
+    /// until one continues a stream read before.
+    var searching = false
     var skipped = 0
     var losses: [RepairReport.StreamLoss] = []
 
@@ -284,6 +287,7 @@ private struct Salvage {
                 take(header, body: body, at: offset)
             case .damaged(let offset, let reason, let resume):
                 damaged.append(.init(offset: offset, length: (resume ?? scanner.dataEnd) - offset, reason: reason))
+                searching = scanner.lastResumeWasSearched
             case .zeroGap(let offset, let length):
                 damaged.append(.init(offset: offset, length: length, reason: "zero bytes inside the log"))
             case .damagedSnapshot(let offset, let length, let reason):
@@ -315,8 +319,10 @@ private struct Salvage {
                 // An id opens again only after its stream was deleted. With damage between the
                 // earlier stream's last record and this one, its deleted record may be what was
                 // lost: the earlier stream is gone (keeping it revived deleted data and dropped
-                // the live stream). Without damage in between, this record is not the writer's.
-                guard let (earlier, state) = streams.first(where: { $0.value.id == id }),
+                // the live stream). Without damage in between, or when this opening was found
+                // by searching inside a damaged record (where a payload may hold record-shaped
+                // bytes, which would delete a real stream), it is not taken for the writer's.
+                guard !searching, let (earlier, state) = streams.first(where: { $0.value.id == id }),
                     damaged.contains(where: { !$0.isSnapshot && $0.offset > state.lastSeen && $0.offset < offset })
                 else {
                     skipped += 1
@@ -389,6 +395,9 @@ private struct Salvage {
             let fits =
                 !stream.broken && header.chunkIndex == stream.count && header.previous == stream.lastKept
                 && (header.type != .chunk || header.chunkIndex < UInt32.max)
+            // A record that continues a stream read before is the writer's: the scan is back
+            // on real records.
+            if fits { searching = false }
             if !fits && !stream.broken && header.chunkIndex < stream.count {
                 skipped += 1  // an index already taken: not part of this stream's sequence
                 return

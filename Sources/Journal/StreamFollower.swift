@@ -180,7 +180,8 @@ public struct JournalEventSequence: AsyncSequence, Sendable {
         var viewEnd: UInt64?
 
         /// The next event, or nil when the task is cancelled. Throws `closed` when the
-        /// journal closes and `corruption` for damaged records.
+        /// journal closes, `corruption` for damaged records, and `io` when a read-only handle
+        /// cannot start its poller thread.
         public mutating func next() async throws -> JournalEvent? {
             while !Task.isCancelled {
                 let view = try engine.logView(refresh: viewEnd.map { position >= $0 } ?? true)

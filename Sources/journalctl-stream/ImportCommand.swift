@@ -59,13 +59,19 @@ enum ImportCommand: Command {
 
         var reader = LineReader(descriptor: input, name: inputName)
         var lineNumber = 0
+        var records = 0
         func nextRecord() throws -> ExportRecord? {
             while let line = try reader.next() {
                 lineNumber += 1
                 if line.isEmpty { continue }
-                do { return try ExportRecord(jsonLine: line) } catch {
-                    // Lines before it may have been applied already: say so, as a conflict does.
-                    let before = lineNumber > 1 ? "; the lines before it were imported" : ""
+                do {
+                    let record = try ExportRecord(jsonLine: line)
+                    records += 1
+                    return record
+                } catch {
+                    // The records before it have been applied (each is, before the next line is
+                    // read): say so, as a conflict does. Blank lines are not records.
+                    let before = records > 0 ? "; the lines before it were imported" : ""
                     throw Failure(message: "line \(lineNumber) of \(inputName): \(error)\(before)")
                 }
             }

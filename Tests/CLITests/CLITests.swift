@@ -869,6 +869,12 @@ enum Fixture {
         #expect(partial.stderr.hasPrefix("journalctl-stream: line 2 of \(input): "), "\(partial.stderr)")
         #expect(partial.stderr.contains("; the lines before it were imported"), "\(partial.stderr)")
         #expect(try Journal.openReadOnly(path: path).info(StreamID("t")).status == .open)
+
+        // Blank lines are not records: a bad line after only those imported nothing.
+        _ = FileManager.default.createFile(atPath: input, contents: Data("\n\n{\"stream\":\n".utf8))
+        let blank = cli("import", input)
+        #expect(blank.stderr.hasPrefix("journalctl-stream: line 3 of \(input): "), "\(blank.stderr)")
+        #expect(!blank.stderr.contains("the lines before it were imported"), "\(blank.stderr)")
     }
 
     @Test func errorsNameTheUsersPathNotACopyOrARawSystemCall() throws {

@@ -522,6 +522,69 @@ import Testing
         try repaired.close()
     }
 
+    /// Review of the resume above: a flipped bit in a record's `bodyLength` (24 to 152) made
+    /// it claim an extent ending exactly on a later record, with every record 64 bytes and two
+    /// streams taking turns; the scan resumed there and skipped b's chunk 5, intact, so b was
+    /// cut at 5 and interrupted. A record inside the claimed extent that continues a stream
+    /// (its `previous` is that stream's latest record) is real, and the scan resumes there.
+    @Test func repairResumesAtARealRecordInsideAnExtentAFlippedLengthClaims() throws {
+        let path = TestDirectory().file("length.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let a = try journal.createStream(StreamID("a"))
+        let b = try journal.createStream(StreamID("b"))
+        for i in 0..<10 {
+            try journal.append(Array("a-chunk-\(i)-".utf8) + [UInt8](repeating: 0x61, count: 14), to: a)
+            try journal.append(Array("b-chunk-\(i)-".utf8) + [UInt8](repeating: 0x62, count: 14), to: b)
+        }
+        try journal.complete(a)
+        try journal.complete(b)
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        let target = try #require(
+            scanRecords(bytes).first { $0.header.type == .chunk && $0.header.stream == 1 && $0.header.chunkIndex == 5 })
+        #expect(target.end - target.offset == 64)
+        bytes[Int(target.offset) + RecordField.bodyLength.offset] ^= 0x80
+        FileBytes.write(bytes, to: path)
+
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.streamLosses.map(\.id) == [a], "\(report.streamLosses)")
+        let repaired = try Journal.openReadOnly(path: path)
+        #expect(try repaired.info(b).status == .completed)
+        #expect(try repaired.info(b).chunkCount == 10)
+        #expect(try repaired.info(a).chunkCount == 5)
+        try repaired.close()
+    }
+
+    /// Review of the reopening rule: a stream opening of an existing id found by searching
+    /// inside a damaged record (its header unbelievable), a record-shaped region of a payload,
+    /// took the real stream "a", completed with 4 chunks, for deleted, and the report said
+    /// nothing was lost. An opening found that way is not taken for the writer's.
+    @Test func repairDoesNotTakeAnOpeningFoundInsideDamageForADeletion() throws {
+        let path = TestDirectory().file("reopen-fake.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let a = try journal.createStream(StreamID("a"))
+        for i in 0..<4 { try journal.append("a\(i)", to: a) }
+        try journal.complete(a)
+        let carrier = try journal.createStream(StreamID("carrier"))
+        let body = StreamOpenBody(id: "a", metadata: [:]).encoded()
+        let fake = RecordHeader(
+            type: .streamOpen, bodyLength: UInt32(body.count), generation: 1, stream: 5, chunkIndex: 0, timestamp: 1,
+            previous: 0
+        ).encoded(body: body)
+        try journal.append(
+            [UInt8](repeating: 0x41, count: 64) + fake + [UInt8](repeating: 0x42, count: 64), to: carrier)
+        try journal.close()
+        try damageFirstChunk(of: carrier, in: path, header: true)
+
+        let report = try Journal.repair(path: path, dryRun: false)
+        #expect(report.streamsDeletedByReopening == [])
+        let repaired = try Journal.openReadOnly(path: path)
+        #expect(try repaired.info(a).status == .completed)
+        var chunks = try repaired.chunks(of: a)
+        #expect(try chunks.collect().map(\.text) == ["a0", "a1", "a2", "a3"])
+        try repaired.close()
+    }
+
     /// The `locked` error named the header's last writer as the holder even when that
     /// process had long exited and something else held the lock (a review found it with
     /// `flock -x FILE sleep 3`: "process 25769 holds it", a finished import). A writer whose

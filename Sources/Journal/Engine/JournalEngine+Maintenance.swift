@@ -93,23 +93,25 @@ extension JournalEngine {
         _ = try? compact(policy: options.retention, dryRun: false, now: now, progress: nil)
     }
 
-    /// Whether the file system has room for the compacted file and, beside it, for the
-    /// writer to grow twice. A compaction allocates its new file up front and holds it for
-    /// the whole copy; on a nearly full disk that space was the writer's, whose next growth
-    /// then failed with ENOSPC and poisoned the handle, for a compaction nobody asked for.
-    /// An automatic compaction waits for the room instead (an explicit `compact` tries).
-    /// When the file system cannot say, it proceeds as before.
+    /// Whether the file system has room for the compacted file and, beside it, for one
+    /// growth of the writer's file. A compaction allocates its new file up front and holds it
+    /// for the whole copy; on a nearly full disk that space was the writer's, whose next
+    /// growth then failed with ENOSPC and poisoned the handle, for a compaction nobody asked
+    /// for. An automatic compaction waits for the room instead (an explicit `compact` tries).
+    /// One growth, not more: a compaction that would free space must not wait until the
+    /// writer has used it up. When the file system cannot say, it proceeds as before.
     func hasRoomToCompact(now: Int64) -> Bool {
-        lock.withLock {
+        let needed: UInt64 = lock.withLock {
             let (keep, _) = planRetention(options.retention, now: now)
             let live = table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
-            let needed = Self.compactedFileSize(logBytes: live, fileBytesBefore: fileSize) + 2 * growthStep
-            // Under the lock: a compaction's swap replaces and closes `fd`.
-            guard let available = TestHooks.availableBytes(path: path) ?? (try? fd.availableBytes()) else {
-                return true
-            }
-            return available >= needed
+            return Self.compactedFileSize(logBytes: live, fileBytesBefore: fileSize) + growthStep
         }
+        // By name, outside the lock: a statfs can block on a network file system, and the
+        // descriptor is replaced by a compaction's swap.
+        guard let available = TestHooks.availableBytes(path: path) ?? FileSystem.availableBytes(at: filePath) else {
+            return true
+        }
+        return available >= needed
     }
 
     /// Whether dead bytes pass both thresholds of `auto`. The current snapshot counts as

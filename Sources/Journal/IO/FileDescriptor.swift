@@ -117,14 +117,6 @@ struct FileDescriptor: Sendable {
         }
     }
 
-    /// Bytes an unprivileged writer can still allocate on the file's file system
-    /// (`fstatvfs(2)`: available blocks times the fragment size).
-    func availableBytes() throws(Errno) -> UInt64 {
-        var info = statvfs()
-        _ = try retryingOnInterrupt { fstatvfs(rawValue, &info) }
-        return UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue
-    }
-
     /// The file's size from `fstat(2)`.
     func size() throws(Errno) -> UInt64 {
         var info = stat()
@@ -179,6 +171,15 @@ struct FileIdentity: Hashable, Sendable {
 
 /// Path-level system calls.
 enum FileSystem {
+    /// Bytes an unprivileged writer can still allocate on the file system holding `path`
+    /// (`statvfs(2)`: available blocks times the fragment size); nil when it cannot say.
+    static func availableBytes(at path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        let (bytes, overflow) = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
+        return overflow ? .max : bytes
+    }
+
     /// `link(2)`: gives `source` the additional name `destination`, failing with `EEXIST`
     /// when the destination exists. Used to publish a new file without replacing anything.
     static func link(_ source: String, _ destination: String, interposer: (any IOInterposer)? = nil) throws(Errno) {

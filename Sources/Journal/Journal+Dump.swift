@@ -634,7 +634,8 @@ struct SalvageScanner {
         // fake stream opening that hid a real one, a fake deletion, a fake generation. But
         // the damage may be in the length itself (a flipped bit in `bodyLength` can claim
         // an extent ending exactly on a later record): a valid record inside the claimed
-        // extent that continues a stream seen so far is real, and the scan resumes there.
+        // extent that is linked to the log around it (`linked`) is real, and the scan
+        // resumes there.
         if let extent = TailVerdict.claimedExtent(file, at: at), at + extent < dataEnd,
             isPlausibleHeader(at: at + extent),
             case .record(let header) = decodeRecord(in: file, at: at + extent, maxGeneration: maxGeneration),
@@ -642,33 +643,47 @@ struct SalvageScanner {
         {
             var candidate = at + UInt64(Layout.recordAlignment)
             while candidate < at + extent {
-                if isPlausibleHeader(at: candidate),
-                    case .record(let inside) = decodeRecord(in: file, at: candidate, maxGeneration: maxGeneration),
-                    inside.generation >= lastGeneration, inside.stream != 0,
-                    latestOfStream[inside.stream] == inside.previous
-                {
-                    break
-                }
+                if let inside = validRecord(at: candidate), linked(inside, at: candidate) { break }
                 candidate += UInt64(Layout.recordAlignment)
             }
             offset = candidate
             lastResumeWasSearched = false
             return .damaged(offset: at, reason: reason, resume: offset)
         }
-        lastResumeWasSearched = true
         var candidate = at + UInt64(Layout.recordAlignment)
         while candidate < dataEnd {
-            if isPlausibleHeader(at: candidate),
-                case .record(let header) = decodeRecord(in: file, at: candidate, maxGeneration: maxGeneration),
-                header.generation >= lastGeneration
-            {
+            if let found = validRecord(at: candidate) {
                 offset = candidate
+                // Unconfirmed unless linked: it may be record-shaped bytes of a payload.
+                lastResumeWasSearched = !linked(found, at: candidate)
                 return .damaged(offset: at, reason: reason, resume: candidate)
             }
             candidate += UInt64(Layout.recordAlignment)
         }
+        lastResumeWasSearched = true
         offset = dataEnd
         return .damaged(offset: at, reason: reason, resume: nil)
+    }
+
+    /// The record at `position` if it is valid and not below the generation so far.
+    private func validRecord(at position: UInt64) -> RecordHeader? {
+        guard position < dataEnd, isPlausibleHeader(at: position),
+            case .record(let header) = decodeRecord(in: file, at: position, maxGeneration: maxGeneration),
+            header.generation >= lastGeneration
+        else { return nil }
+        return header
+    }
+
+    /// Whether the valid record `header` at `position` is tied to the log around it, as a
+    /// writer's records are and record-shaped bytes in a payload almost never: it continues
+    /// a stream read so far (its `previous` is that stream's latest record), or the record
+    /// right after it is valid and either points back at it or continues a stream read so
+    /// far (a stream opening followed by its first chunk, say).
+    private func linked(_ header: RecordHeader, at position: UInt64) -> Bool {
+        if header.stream != 0, header.previous != 0, latestOfStream[header.stream] == header.previous { return true }
+        let next = position + UInt64(header.alignedSize)
+        guard let following = validRecord(at: next), following.stream != 0 else { return false }
+        return following.previous == position || latestOfStream[following.stream] == following.previous
     }
 
     private func isZeroWord(at position: UInt64) -> Bool {

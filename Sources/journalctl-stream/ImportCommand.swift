@@ -90,8 +90,9 @@ enum ImportCommand: Command {
             while let record = next {
                 let outcome: ImportOutcome
                 do { outcome = try journal.importRecord(record) } catch {
-                    throw Failure(
-                        message: "line \(lineNumber) of \(inputName): \(error); the lines before it were imported")
+                    // `records` counts this one, which was not applied.
+                    let before = records > 1 ? "; the lines before it were imported" : ""
+                    throw Failure(message: "line \(lineNumber) of \(inputName): \(error)\(before)")
                 }
                 next = try nextRecord()
                 guard outcome == .applied else {

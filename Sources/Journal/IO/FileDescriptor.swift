@@ -175,7 +175,9 @@ enum FileSystem {
     /// (`statvfs(2)`: available blocks times the fragment size); nil when it cannot say.
     static func availableBytes(at path: String) -> UInt64? {
         var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return nil }
+        var result: Int32
+        repeat { result = statvfs(path, &info) } while result != 0 && errno == EINTR
+        guard result == 0 else { return nil }
         let (bytes, overflow) = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
         return overflow ? .max : bytes
     }

@@ -500,17 +500,39 @@ struct JSONReader {
             return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let start = position
-            while let next = peek,
-                next == UInt8(ascii: "-") || next == UInt8(ascii: "+") || next == UInt8(ascii: ".")
-                    || next == UInt8(ascii: "e") || next == UInt8(ascii: "E")
-                    || (next >= UInt8(ascii: "0") && next <= UInt8(ascii: "9"))
-            {
-                position += 1
-            }
+            try number()
             return .number(String(decoding: bytes[start..<position], as: UTF8.self))
         default:
             throw fail("unexpected character")
         }
+    }
+
+    /// Moves past a number as RFC 8259 §6 spells it:
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Any run of `-+.eE` and digits
+    /// was taken before, so `00`, `1-2` and a lone `-` passed in keys the reader ignores.
+    private mutating func number() throws(ExportFormatError) {
+        if peek == UInt8(ascii: "-") { position += 1 }
+        if peek == UInt8(ascii: "0") {
+            position += 1
+        } else if skipDigits() == 0 {
+            throw fail("a number needs a digit")
+        }
+        if peek == UInt8(ascii: ".") {
+            position += 1
+            guard skipDigits() > 0 else { throw fail("a number needs digits after its decimal point") }
+        }
+        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            position += 1
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { position += 1 }
+            guard skipDigits() > 0 else { throw fail("a number needs digits in its exponent") }
+        }
+    }
+
+    /// Moves past decimal digits; returns how many.
+    private mutating func skipDigits() -> Int {
+        let start = position
+        while let next = peek, next >= UInt8(ascii: "0"), next <= UInt8(ascii: "9") { position += 1 }
+        return position - start
     }
 
     /// A string's UTF-8 bytes; the reader is at its opening quote.

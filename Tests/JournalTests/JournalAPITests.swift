@@ -322,6 +322,21 @@ import Testing
         try journal.close()
     }
 
+    /// Found by the same review: numbers were any run of `-+.eE` and digits, so `00`, `1-2-3e`
+    /// and a lone `-` were accepted (in keys the reader ignores) by a reader documented as
+    /// strict (RFC 8259). Numbers now follow the RFC's grammar.
+    @Test func exportLinesReadNumbersAsRFC8259SpellsThem() throws {
+        func line(_ extra: String) -> [UInt8] {
+            Array("{\"event\":\"open\",\"stream\":\"s\",\"metadata\":{},\"junk\":\(extra)}".utf8)
+        }
+        for good in ["0", "-0", "12", "1.5", "-1.5e-3", "2E+10", "0.0e0"] {
+            #expect(throws: Never.self, "\(good)") { _ = try ExportRecord(jsonLine: line(good)) }
+        }
+        for bad in ["00", "01", "1-2-3e", "-", "1.", ".5", "1e", "1e+", "+1", "--1"] {
+            #expect(throws: ExportFormatError.self, "\(bad)") { _ = try ExportRecord(jsonLine: line(bad)) }
+        }
+    }
+
     /// Found by the same review: a stream deleted between export's listing and its turn made
     /// the export throw unknownStream after writing the stream's open record, leaving an open
     /// line with no chunks (which an import turns into an empty, open stream). It is skipped.

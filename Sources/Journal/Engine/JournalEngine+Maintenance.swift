@@ -84,8 +84,12 @@ extension JournalEngine {
     func compactIfWorthIt() {
         guard let auto = options.autoCompaction else { return }
         let now = Clock.wallMicroseconds()
-        guard compactionWorthIt(auto, now: now) else { return }
-        guard hasRoomToCompact(now: now) else {
+        // One look at the table under the lock serves both questions.
+        let (log, kept, snapshot, fileBytes, growth) = lock.withLock {
+            (end - Layout.logStart, keptRecordBytesLocked(now: now), header.snapshotLength, fileSize, growthStep)
+        }
+        guard Self.worthIt(auto, log: log, live: kept + snapshot) else { return }
+        guard hasRoom(toCompact: kept, fileBytes: fileBytes, growth: growth) else {
             lock.withLock { statistics.compactionsDeferredForSpace += 1 }
             return
         }
@@ -100,12 +104,8 @@ extension JournalEngine {
     /// for. An automatic compaction waits for the room instead (an explicit `compact` tries).
     /// One growth, not more: a compaction that would free space must not wait until the
     /// writer has used it up. When the file system cannot say, it proceeds as before.
-    func hasRoomToCompact(now: Int64) -> Bool {
-        let needed: UInt64 = lock.withLock {
-            let (keep, _) = planRetention(options.retention, now: now)
-            let live = table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
-            return Self.compactedFileSize(logBytes: live, fileBytesBefore: fileSize) + growthStep
-        }
+    private func hasRoom(toCompact kept: UInt64, fileBytes: UInt64, growth: UInt64) -> Bool {
+        let needed = Self.compactedFileSize(logBytes: kept, fileBytesBefore: fileBytes) + growth
         // By name, outside the lock: a statfs can block on a network file system, and the
         // descriptor is replaced by a compaction's swap.
         guard let available = TestHooks.availableBytes(path: path) ?? FileSystem.availableBytes(at: filePath) else {
@@ -120,14 +120,20 @@ extension JournalEngine {
     /// thresholds of zero, back to back on a full core). Nothing dead is never worth it.
     func compactionWorthIt(_ auto: AutoCompaction, now: Int64) -> Bool {
         lock.withLock {
-            let log = end - Layout.logStart
-            let (keep, _) = planRetention(options.retention, now: now)
-            let live =
-                table.live.filter { keep.contains($0.number) }.reduce(header.snapshotLength) { $0 + $1.recordBytes }
-            let dead = log > live ? log - live : 0
-            return dead > 0 && dead >= auto.minDeadBytes
-                && Double(dead) >= auto.minDeadFraction * Double(max(log, 1))
+            Self.worthIt(
+                auto, log: end - Layout.logStart, live: keptRecordBytesLocked(now: now) + header.snapshotLength)
         }
+    }
+
+    private static func worthIt(_ auto: AutoCompaction, log: UInt64, live: UInt64) -> Bool {
+        let dead = log > live ? log - live : 0
+        return dead > 0 && dead >= auto.minDeadBytes && Double(dead) >= auto.minDeadFraction * Double(max(log, 1))
+    }
+
+    /// Record bytes of the streams the retention policy keeps at `now`; lock held.
+    private func keptRecordBytesLocked(now: Int64) -> UInt64 {
+        let (keep, _) = planRetention(options.retention, now: now)
+        return table.live.filter { keep.contains($0.number) }.reduce(0) { $0 + $1.recordBytes }
     }
 
     /// The sync interval of `Durability.interval`, at least a millisecond: shorter ones

@@ -270,7 +270,6 @@ final class JournalEngine: @unchecked Sendable {
         }
     }
 
-    /// The writer PID recorded in the newest valid header, for the "locked" error.
     /// The last writer's PID from the newest valid header, for the `locked` error; nil when
     /// that process is gone, since then the lock is someone else's (a tool holding it, say),
     /// and naming the last writer sent people after a process that no longer existed.
@@ -503,7 +502,7 @@ struct EngineStatistics: Sendable {
     /// Snapshots not written because the table encoded to more than a record can hold.
     var snapshotsSkipped = 0
     var compactions = 0
-    /// Automatic compactions put off because the file system lacked room (`hasRoomToCompact`).
+    /// Automatic compactions put off because the file system lacked room (`hasRoom(toCompact:)`).
     var compactionsDeferredForSpace = 0
     var lastCompactionPauseNanoseconds: UInt64 = 0
     /// Read-only handles: looks for other processes' records (each a stat(2) of the path),

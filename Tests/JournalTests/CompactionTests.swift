@@ -741,7 +741,10 @@ func expectStreams(_ journal: Journal, _ expected: [StreamID: [String]], _ comme
             let index = try await journal.appendSuspending("during", to: live)
             acknowledged.withLock { $0 = index }
         }
-        await until { acknowledged.withLock { $0 } != nil }
+        // A generous bound: under the Thread Sanitizer, with the whole suite running, one
+        // durable append once took over 10 s (.ci/run at cf624f2). The gate holds the
+        // compaction for good, so without its own thread the append would still never finish.
+        await until(seconds: 60) { acknowledged.withLock { $0 } != nil }
         #expect(acknowledged.withLock { $0 } == 1, "the durable append waited for the compaction")
         gate.release()
         try await appender.value

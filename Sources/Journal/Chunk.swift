@@ -54,10 +54,10 @@ public struct ChunkCursor: Sendable {
     public mutating func next() throws(JournalError) -> Chunk? {
         guard nextIndex < endIndex else { return nil }
         if pendingPosition == pending.count {
-            pending = try JournalEngine.blockOffsets(
-                region: view.region, end: view.end, entry: view.entry, block: nextIndex / Layout.chunksPerBlock,
-                lastChunk: view.lastChunk, path: path)
-            pendingPosition = nextIndex % Layout.chunksPerBlock
+            pending = try JournalEngine.chunkOffsets(
+                region: view.region, end: view.end, entry: view.entry, from: nextIndex, lastChunk: view.lastChunk,
+                path: path)
+            pendingPosition = 0
         }
         let offset = pending[pendingPosition]
         guard

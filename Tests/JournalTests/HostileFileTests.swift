@@ -148,6 +148,47 @@ import Testing
         }
     }
 
+    /// A read walks back-pointers only down to the first chunk it returns (FORMAT.md §7): a
+    /// damaged pointer fails the reads that must follow it, not a read of the chunks after it.
+    /// Reading the newest chunk walked back to its block's start, so a follower woken for
+    /// chunk 9 met chunk 5's pointer and threw; and every such read cost up to 63 pointer
+    /// reads.
+    @Test func aDamagedBackPointerFailsOnlyTheReadsThatFollowIt() throws {
+        let path = TestDirectory().file("pointer-walk.sj")
+        let writer = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try writer.createStream(StreamID("a"))
+        for k in 0..<10 { try writer.append("chunk \(k)", to: id) }
+        var reader = try writer.chunks(of: id, from: 5)
+        let fifth = try reader.next()!.bodyOffset - UInt64(RecordField.size)
+        try writer.complete(id)
+        try writer.close()
+        // Chunk 5's pointer leads outside the log. The open loads the close's snapshot and
+        // does not check the records before it.
+        var bytes = FileBytes.read(path)
+        withUnsafeBytes(of: (UInt64.max - 7).littleEndian) {
+            bytes.replaceSubrange(
+                Int(fifth) + RecordField.previous.offset..<Int(fifth) + RecordField.previous.end, with: $0)
+        }
+        FileBytes.write(bytes, to: path)
+        let journal = try Journal.openReadOnly(path: path)
+        defer { try? journal.close() }
+        func texts(from index: Int) throws -> [String] {
+            var cursor = try journal.chunks(of: id, from: index)
+            var read: [String] = []
+            while let chunk = try cursor.next() { read.append(chunk.text) }
+            return read
+        }
+        #expect(try texts(from: 9) == ["chunk 9"])
+        #expect(try texts(from: 6) == ["chunk 6", "chunk 7", "chunk 8", "chunk 9"])
+        // Chunk 5 itself fails its checksum; chunks before it are reached through its pointer.
+        do {
+            Issue.record("a damaged chunk was read: \(try texts(from: 5))")
+        } catch JournalError.corruption(_, let offset, _) {
+            #expect(offset == fifth)
+        }
+        #expect(throws: JournalError.self) { try texts(from: 0) }
+    }
+
     /// The back-pointer bounds check added 40 to a pointer from the file (JournalEngine+Read.swift).
     @Test func aBackPointerNearTheTopOfTheRangeIsCorruption() throws {
         let directory = TestDirectory()

@@ -168,7 +168,8 @@ struct LatencySamples {
 /// Workload `follow`: 1,000 in-process followers of one stream (`journal.follow`). Latency:
 /// a dedicated thread appends 40-byte chunks carrying their CLOCK_MONOTONIC append time at a
 /// steady rate; each follower records now − that time per chunk (p50/p99/max over every
-/// delivery), next to the runtime's floor for as many bare tasks. The same for fewer
+/// delivery), next to the runtime's floor for as many bare tasks and to as many followers that
+/// two threads serve through `Journal.watch` (no task each). The same for fewer
 /// followers (`followerScale`) shows how latency grows with them. Throughput: chunks appended
 /// as fast as possible, then complete; deliveries across all followers / wall time from the
 /// first append to the last follower's end.
@@ -178,8 +179,11 @@ func runFollow(_ ctx: BenchContext) throws {
     let latencySeconds = ctx.config.followLatencySeconds
     let burst = ctx.config.followBurstChunks
     let scale = ctx.config.followerScale
+    // One thread per core, as an event loop per core would.
+    let watchThreads = 2
     var latency = LatencySamples()
     var floor = LatencySamples()
+    var watched = LatencySamples()
     var scaled = Array(repeating: LatencySamples(), count: scale.count)
     var scaledFloor = Array(repeating: LatencySamples(), count: scale.count)
     let crossCounts = ctx.config.crossProcessFollowers
@@ -197,6 +201,9 @@ func runFollow(_ ctx: BenchContext) throws {
         let paced = Int(rate * latencySeconds)
         latency.add(try followLatencies(journal, followers: followers, chunks: paced, rate: rate, problems: &problems))
         floor.add(continuationFloorLatencies(tasks: followers, rounds: paced, rate: rate).sorted())
+        watched.add(
+            try watchFollowLatencies(
+                journal, followers: followers, threads: watchThreads, chunks: paced, rate: rate, problems: &problems))
         for (k, count) in scale.enumerated() {
             let sorted = try followLatencies(journal, followers: count, chunks: paced, rate: rate, problems: &problems)
             scaled[k].add(sorted)
@@ -256,6 +263,12 @@ func runFollow(_ ctx: BenchContext) throws {
     add("\(floorLabel), p50", floor.p50)
     add("\(floorLabel), p99", floor.p99)
     add("\(floorLabel), max", floor.max)
+    let watchLabel =
+        "follow latency (append -> follower), \(label) served by \(watchThreads) threads through Journal.watch "
+        + "(no task per follower), \(pacing), none"
+    add("\(watchLabel), p50", watched.p50)
+    add("\(watchLabel), p99", watched.p99)
+    add("\(watchLabel), max", watched.max)
     for (k, count) in scale.enumerated() {
         let fewer = "follow latency (append -> follower), \(grouped(count)) in-process followers, \(pacing), none"
         add("\(fewer), p50", scaled[k].p50)

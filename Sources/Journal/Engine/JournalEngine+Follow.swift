@@ -199,8 +199,9 @@ extension JournalEngine {
             try refreshLocked()
             guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
             let token = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
-            let entry = table[slot]
-            if Int(entry.chunkCount) > knownCount || entry.status.isFinished {
+            // Fields, not `table[slot]` whole: a copy of the entry retains and releases each
+            // of its strings, its metadata and its block index, for every registration.
+            if Int(table[slot].chunkCount) > knownCount || table[slot].status.isFinished {
                 callback()
             } else {
                 if !writable { try startPollerLocked() }

@@ -53,10 +53,8 @@ extension JournalEngine {
     func chunkOffsetLocked(_ entry: StreamEntry, index: Int, end: UInt64, lastChunk: UInt64?) throws(JournalError)
         -> UInt64
     {
-        let offsets = try JournalEngine.blockOffsets(
-            region: region, end: end, entry: entry, block: index / Layout.chunksPerBlock,
-            lastChunk: lastChunk, path: path)
-        return offsets[index % Layout.chunksPerBlock]
+        try JournalEngine.chunkOffsets(
+            region: region, end: end, entry: entry, from: index, lastChunk: lastChunk, path: path)[0]
     }
 
     /// The header of chunk `index` of stream `number` at `offset` of `log` (the mapping up to
@@ -113,16 +111,20 @@ extension JournalEngine {
         return region.bytes(at: offset, count: RecordField.size).le(RecordField.previous)
     }
 
-    /// Offsets of every chunk of block `block` (chunks 64·block ..< 64·block + 64, capped at the
-    /// stream's count), found by following back-pointers from the block's last chunk to its
-    /// first, which the sparse index records. At most 64 pointer reads, whatever the file size.
-    static func blockOffsets(
-        region: MappedRegion, end: UInt64, entry: StreamEntry, block: Int, lastChunk: UInt64?, path: String
+    /// Offsets of chunks `index` through the last of its block (64·b + 63, capped at the
+    /// stream's count), found by following back-pointers from the block's last chunk down to
+    /// `index`: as many pointer reads as chunks returned, at most 64, whatever the file size.
+    /// A reader of a stream's newest chunk (a follower woken for it, the server's refresh)
+    /// reads one pointer, not up to 63 back to the block's start. A walk that reaches the
+    /// block's first chunk must arrive where the sparse index says it starts.
+    static func chunkOffsets(
+        region: MappedRegion, end: UInt64, entry: StreamEntry, from index: Int, lastChunk: UInt64?, path: String
     ) throws(JournalError) -> [UInt64] {
+        let block = index / Layout.chunksPerBlock
         let first = block * Layout.chunksPerBlock
-        let count = min(Layout.chunksPerBlock, Int(entry.chunkCount) - first)
-        guard count > 0, block < entry.blockStarts.count else {
-            throw .corruption(path: path, offset: entry.openOffset, detail: "stream index has no block \(block)")
+        let wanted = min(first + Layout.chunksPerBlock, Int(entry.chunkCount)) - index
+        guard index >= 0, wanted > 0, block < entry.blockStarts.count else {
+            throw .corruption(path: path, offset: entry.openOffset, detail: "stream index has no chunk \(index)")
         }
         var cursor: UInt64
         if block + 1 < entry.blockStarts.count {
@@ -134,13 +136,13 @@ extension JournalEngine {
             throw .corruption(path: path, offset: entry.openOffset, detail: "stream has chunks but no last chunk")
         }
         var reversed: [UInt64] = []
-        reversed.reserveCapacity(count)
+        reversed.reserveCapacity(wanted)
         while true {
             reversed.append(cursor)
-            if reversed.count == count { break }
+            if reversed.count == wanted { break }
             cursor = try previousPointer(in: region, at: cursor, end: end, path: path)
         }
-        guard cursor == entry.blockStarts[block] else {
+        guard index != first || cursor == entry.blockStarts[block] else {
             throw .corruption(
                 path: path, offset: cursor,
                 detail: "back-pointers of stream \"\(entry.id)\" do not lead to the start of block \(block)")

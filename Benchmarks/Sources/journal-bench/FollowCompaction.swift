@@ -129,15 +129,7 @@ func followLatencies(
     let group = DispatchGroup()
     let slots = try startFollowers(
         journal, id, followers: followers, recordLatency: true, expected: chunks, group: group)
-    onDedicatedThread {
-        let start = monotonicNanoseconds() + 1_000_000
-        for k in 0..<chunks {
-            sleepUntil(start + UInt64(Double(k) * 1e9 / rate))
-            let chunk = stampedChunk(monotonicNanoseconds())
-            _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id) }
-        }
-        try? journal.complete(id)
-    }
+    onDedicatedThread { appendPaced(journal, id, chunks: chunks, rate: rate) }
     group.wait()
     var all: [UInt64] = []
     all.reserveCapacity(chunks * followers)
@@ -150,6 +142,18 @@ func followLatencies(
     }
     all.sort()
     return all
+}
+
+/// Appends `chunks` 40-byte chunks carrying their CLOCK_MONOTONIC append time to `id`, `rate`
+/// a second, then completes it: the writer side of every latency row.
+func appendPaced(_ journal: Journal, _ id: StreamID, chunks: Int, rate: Double) {
+    let start = monotonicNanoseconds() + 1_000_000
+    for k in 0..<chunks {
+        sleepUntil(start + UInt64(Double(k) * 1e9 / rate))
+        let chunk = stampedChunk(monotonicNanoseconds())
+        _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id) }
+    }
+    try? journal.complete(id)
 }
 
 /// p50, p99 and max of each repetition, in seconds.
@@ -246,12 +250,15 @@ func runFollow(_ ctx: BenchContext) throws {
             ResultRow(
                 group: "follow", workload: workload, metric: .duration, journal: Samples(values: samples), sqlite: nil))
     }
+    func add(_ workload: String, _ samples: LatencySamples) {
+        add("\(workload), p50", samples.p50)
+        add("\(workload), p99", samples.p99)
+        add("\(workload), max", samples.max)
+    }
     let pacing = "50 chunks/s x \(Int(latencySeconds)) s"
     let label = "\(grouped(followers)) in-process followers"
     let lat = "follow latency (append -> follower), \(label), \(pacing), none"
-    add("\(lat), p50", latency.p50)
-    add("\(lat), p99", latency.p99)
-    add("\(lat), max", latency.max)
+    add(lat, latency)
     // Issue 3's target; the floor rows below say how much of a miss is the runtime's own.
     let p99 = medianOf(latency.p99)
     ctx.report.floor(
@@ -260,15 +267,11 @@ func runFollow(_ ctx: BenchContext) throws {
     let floorLabel =
         "follow latency floor (Swift runtime alone: \(grouped(followers)) tasks resumed from bare continuations, "
         + "no journal), 50/s x \(Int(latencySeconds)) s"
-    add("\(floorLabel), p50", floor.p50)
-    add("\(floorLabel), p99", floor.p99)
-    add("\(floorLabel), max", floor.max)
+    add(floorLabel, floor)
     let watchLabel =
         "follow latency (append -> follower), \(label) served by \(watchThreads) threads through Journal.watch "
         + "(no task per follower), \(pacing), none"
-    add("\(watchLabel), p50", watched.p50)
-    add("\(watchLabel), p99", watched.p99)
-    add("\(watchLabel), max", watched.max)
+    add(watchLabel, watched)
     for (k, count) in scale.enumerated() {
         let fewer = "follow latency (append -> follower), \(grouped(count)) in-process followers, \(pacing), none"
         add("\(fewer), p50", scaled[k].p50)
@@ -279,9 +282,7 @@ func runFollow(_ ctx: BenchContext) throws {
         let other =
             "follow latency (append -> follower in another process, read-only handle, 5 ms poll), "
             + "\(grouped(count)) follower\(count == 1 ? "" : "s"), \(pacing), none"
-        add("\(other), p50", crossProcess[k].p50)
-        add("\(other), p99", crossProcess[k].p99)
-        add("\(other), max", crossProcess[k].max)
+        add(other, crossProcess[k])
         // Issue 3's bound for a follower in another process.
         let p99 = medianOf(crossProcess[k].p99)
         ctx.report.floor(

@@ -85,15 +85,7 @@ func watchFollowLatencies(
                 taken.removeAll(keepingCapacity: true)
             }
         },
-        afterStart: {
-            let start = monotonicNanoseconds() + 1_000_000
-            for k in 0..<chunks {
-                sleepUntil(start + UInt64(Double(k) * 1e9 / rate))
-                let chunk = stampedChunk(monotonicNanoseconds())
-                _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id) }
-            }
-            try? journal.complete(id)
-        })
+        afterStart: { appendPaced(journal, id, chunks: chunks, rate: rate) })
     var all: [UInt64] = []
     for state in states {
         if let failure = state.failure { problems.append("watch followers: \(failure)") }

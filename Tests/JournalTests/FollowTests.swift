@@ -606,6 +606,9 @@ func untilSomeoneWaits(on journal: Journal) async {
         #expect(SSEResumePoint.decide(lastEventID: "9", info: open) == .from(10))
         #expect(SSEResumePoint.decide(lastEventID: "9", info: done) == .alreadyEnded)
         #expect(SSEResumePoint.decide(lastEventID: "8", info: done) == .from(9))
+        // Leading zeros, however many: an id is `1*DIGIT`. Nineteen digits or more were
+        // "not a chunk index" whatever their value.
+        #expect(SSEResumePoint.decide(lastEventID: String(repeating: "0", count: 30) + "3", info: open) == .from(4))
         for malformed in ["-1", "abc", "1.5", " 3", "3 ", "+3", "99999999999999999999999"] {
             guard case .reset(let earliest, _) = SSEResumePoint.decide(lastEventID: malformed, info: open) else {
                 Issue.record("\(malformed) was accepted")

@@ -93,5 +93,10 @@ import Testing
         #expect(DurationText.parseBytes("64KiB") == 65536)
         #expect(DurationText.parseBytes("1M") == 1 << 20)
         #expect(DurationText.parseBytes("12x") == nil)
+        // Products past Int.max are refused; a shift wrapped them (17179869184G was 0 bytes).
+        #expect(DurationText.parseBytes("8589934591G") == 8_589_934_591 << 30)
+        #expect(DurationText.parseBytes("8589934592G") == nil)
+        #expect(DurationText.parseBytes("17179869184G") == nil)
+        #expect(DurationText.parseBytes("17179869185G") == nil)
     }
 }

@@ -16,6 +16,11 @@ import Testing
         #expect(created.header("location") == "/streams/chat-1")
         #expect(client.request("PUT", "/streams/chat-1", text: #"{"metadata":{"model":"small"}}"#)?.status == 200)
         #expect(client.request("PUT", "/streams/chat-1", text: #"{"metadata":{"model":"big"}}"#)?.status == 409)
+        // Other bytes for the same text: "é" precomposed, then "e" + U+0301. Swift's `==`
+        // found them equal and answered 200 as if the second spelling had been stored.
+        #expect(client.request("PUT", "/streams/nfc", text: #"{"metadata":{"k":"\u00e9"}}"#)?.status == 201)
+        #expect(client.request("PUT", "/streams/nfc", text: #"{"metadata":{"k":"e\u0301"}}"#)?.status == 409)
+        #expect(client.request("PUT", "/streams/nfc", text: #"{"metadata":{"k":"\u00e9"}}"#)?.status == 200)
 
         let follower = TestHTTPClient(port: server.port)
         let head = try #require(follower.openEvents("/streams/chat-1/events"))
@@ -128,6 +133,12 @@ import Testing
         #expect(none.status == 200)
         #expect(none.json?.objectValue?["chunks"]?.arrayValue?.count == 0)
         #expect(none.field("next") == "1")
+        // Leading zeros, however many (19 or more were refused as not an integer).
+        let padded = try #require(
+            client.request("GET", "/streams/q/chunks?from=" + String(repeating: "0", count: 25) + "1"))
+        #expect(padded.field("from") == "1", "\(padded.status)")
+        let huge = try #require(client.request("GET", "/streams/q/chunks?from=1" + String(repeating: "0", count: 18)))
+        #expect(huge.field("code") == "invalid_query")
         // Reads ignore parameters they do not know (cache busters, proxies).
         let busted = try #require(client.request("GET", "/streams/q/chunks?_=12345"))
         #expect(busted.json?.objectValue?["chunks"]?.arrayValue?.count == 2)

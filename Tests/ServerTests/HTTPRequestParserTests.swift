@@ -143,6 +143,21 @@ import Testing
         limits.maxBodyBytes = 10
         #expect(status(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", limits: limits)) == 413)
         #expect(status(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n")) == 413)
+        #expect(
+            status(
+                parse(
+                    "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0000000000000000000000000000011\r\n\r\n",
+                    limits: limits))
+                == 413)
+    }
+
+    /// Content-Length is `1*DIGIT` (RFC 9110 §8.6): leading zeros, however many, do not make
+    /// a length large. Nineteen digits or more were 413 whatever their value.
+    @Test func leadingZerosInContentLengthAreAllowed() throws {
+        let zeros = String(repeating: "0", count: 30)
+        let parsed = try #require(
+            request(parse("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: \(zeros)5\r\n\r\nhello")))
+        #expect(parsed.body == Array("hello".utf8))
     }
 
     @Test func chunkedBodyOverTheLimitIs413() {

@@ -29,6 +29,17 @@ import Testing
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array(text.utf8)) }
     }
 
+    /// Two spellings of one text as keys: valid JSON, but one key to Swift's dictionaries; the
+    /// error says so instead of calling them duplicates.
+    @Test func canonicallyEquivalentKeysAreRefusedWithTheReason() {
+        do {
+            _ = try JSONValue.parse(Array(#"{"\u00e9":"x","e\u0301":"y"}"#.utf8))
+            Issue.record("two spellings of one key were accepted")
+        } catch {
+            #expect(error.reason.contains("canonically equivalent"), "\(error.reason)")
+        }
+    }
+
     @Test func jsonRejectsInvalidUTF8() {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
     }

@@ -21,9 +21,7 @@ public enum SSEResumePoint: Sendable, Equatable {
     /// copy of one; `journal-server` always passes 0.
     public static func decide(lastEventID: String?, info: StreamInfo, earliestAvailable: Int = 0) -> SSEResumePoint {
         guard let text = lastEventID, !text.isEmpty else { return .from(earliestAvailable) }
-        guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-            let seen = Int(text)
-        else {
+        guard case .value(let seen)? = DecimalNumber(text) else {
             return .reset(earliest: earliestAvailable, reason: "Last-Event-ID is not a chunk index")
         }
         return resume(at: seen + 1, info: info, earliestAvailable: earliestAvailable, asked: "Last-Event-ID \(seen)")

@@ -118,9 +118,7 @@ final class ServerAPI: Sendable {
     /// Parses `?name=` as a non-negative decimal integer; nil when absent.
     static func integerParameter(_ name: String, in target: RequestTarget) -> Result<Int?, BodyProblem> {
         guard let text = target.queryValue(name) else { return .success(nil) }
-        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-            let value = Int(text)
-        else {
+        guard case .value(let value)? = DecimalNumber(text) else {
             return .failure(
                 BodyProblem("query parameter \(name) must be a non-negative integer", code: "invalid_query"))
         }

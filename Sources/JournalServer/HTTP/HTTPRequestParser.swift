@@ -1,3 +1,5 @@
+import Journal
+
 /// An incremental HTTP/1.x request parser that treats every byte as hostile: bytes in,
 /// requests or one error out, no I/O.
 ///
@@ -308,10 +310,10 @@ struct HTTPRequestParser: Sendable {
             guard lengths.allSatisfy({ $0 == first }) else {
                 throw .conflictingFraming("Content-Length values disagree")
             }
-            guard !first.isEmpty, first.utf8.allSatisfy(isDigit) else {
+            guard let number = DecimalNumber(first) else {
                 throw .badRequest("Content-Length is not a decimal number")
             }
-            guard first.utf8.count <= 18, let length = Int(first), length <= limits.maxBodyBytes else {
+            guard case .value(let length) = number, length <= limits.maxBodyBytes else {
                 throw .bodyTooLarge(limit: limits.maxBodyBytes)
             }
             if length > 0 {

@@ -32,17 +32,21 @@ enum DurationText {
     }
 
     /// Parses a byte count: digits with an optional `KiB`, `MiB`, `GiB` (or `K`, `M`, `G`)
-    /// suffix, powers of 1024.
+    /// suffix, powers of 1024; nil also when the product does not fit in an `Int` (a shift
+    /// would drop the high bits: 17179869184G became 0).
     static func parseBytes(_ text: String) -> Int? {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, digits.count <= 12, let value = Int(digits) else { return nil }
+        let shift: Int
         switch text.dropFirst(digits.count) {
-        case "", "B": return value
-        case "K", "KiB", "k": return value << 10
-        case "M", "MiB": return value << 20
-        case "G", "GiB": return value << 30
+        case "", "B": shift = 0
+        case "K", "KiB", "k": shift = 10
+        case "M", "MiB": shift = 20
+        case "G", "GiB": shift = 30
         default: return nil
         }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? nil : bytes
     }
 }
 

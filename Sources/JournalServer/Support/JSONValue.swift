@@ -122,7 +122,17 @@ private struct Parser {
             position += 1
             skipWhitespace()
             let member = try value(depth: depth)
-            if members.updateValue(member, forKey: key) != nil { throw error("duplicate key") }
+            if let earlier = members.index(forKey: key) {
+                // Swift strings compare canonically equivalent spellings ("é" and "e" + U+0301)
+                // as equal: a dictionary, and stream metadata, can hold only one of them.
+                let other = members[earlier].key
+                throw error(
+                    other.utf8.elementsEqual(key.utf8)
+                        ? "duplicate key"
+                        : "keys \"\(other.prefix(40))\" and \"\(key.prefix(40))\" are canonically equivalent Unicode, "
+                            + "which this server stores as one key; use one spelling (NFC)")
+            }
+            members[key] = member
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input") }
             if bytes[position] == UInt8(ascii: ",") {

@@ -63,7 +63,9 @@ struct ServerConfiguration: Sendable, Equatable {
     var shutdownGrace: Duration = .seconds(5)
     /// Most chunks one `GET /streams/{id}/chunks` returns.
     var maxReadChunks = 1000
-    /// Most payload bytes one `GET /streams/{id}/chunks` returns (at least one chunk).
+    /// About the most JSON bytes one `GET /streams/{id}/chunks` or `GET /streams` returns (at
+    /// least one chunk or stream): a response is queued whole, so this bounds what a client
+    /// that does not read holds in memory.
     var maxReadBytes = 1 << 20
     /// `listen(2)` backlog.
     var backlog: Int32 = 4096

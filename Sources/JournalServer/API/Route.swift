@@ -66,7 +66,7 @@ enum Route: Sendable, Equatable {
     /// The query parameters the route reads. Reads also take `access_token`.
     var queryParameters: [String] {
         switch self {
-        case .listStreams: return ["status", "limit", "access_token"]
+        case .listStreams: return ["status", "limit", "after", "access_token"]
         case .readChunks: return ["from", "limit", "access_token"]
         case .events: return ["from", "lastEventId", "access_token"]
         case .metrics, .info: return ["access_token"]

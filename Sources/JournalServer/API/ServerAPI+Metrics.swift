@@ -24,7 +24,8 @@ extension ServerAPI {
         page.metric("journal_server_sse_bytes_total", "counter", "Bytes written to subscribers.", loop.sseBytesSent)
         page.metric(
             "journal_server_output_buffered_bytes", "gauge",
-            "Bytes waiting in per-connection output buffers (each bounded by --output-buffer).", bufferedOutput)
+            "Bytes waiting in per-connection output buffers (an event stream's bounded by --output-buffer, "
+                + "a response's by its size: about 1 MiB plus one stream or chunk).", bufferedOutput)
         page.metric("journal_server_requests_total", "counter", "Requests parsed and routed.", loop.requests)
         page.metric(
             "journal_server_responses_total", "counter", "Responses by status class.", loop.responsesByClass[1],

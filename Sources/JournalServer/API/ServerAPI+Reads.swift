@@ -12,8 +12,14 @@ extension ServerAPI {
         }
     }
 
-    /// `GET /streams?status=open&limit=N`: `{"streams": [...], "truncated": bool}` in creation
-    /// order, at most `limit` (default and maximum 10000).
+    /// `GET /streams?status=open&limit=N&after=ID`: `{"streams": [...], "truncated": bool}` in
+    /// creation order, from the stream after `after` on, at most `limit` (default and maximum
+    /// 10000) and about `maxReadBytes` of JSON (at least one stream); when truncated, `next`
+    /// is the `after` of the next page.
+    ///
+    /// A response is built and queued whole, so its size is what a client that never reads
+    /// holds in this server's memory: 10,000 streams with 64 KiB of metadata each, escaped,
+    /// came to hundreds of megabytes per request.
     func listStreams(_ target: RequestTarget) -> HTTPResponse {
         var status: StreamStatus?
         if let text = target.queryValue("status") {
@@ -30,15 +36,46 @@ extension ServerAPI {
         case .failure(let problem): return problem.response
         }
         do {
-            let streams = try journal.streams(status: status)
+            let all = try journal.streams(status: nil)
+            var start = all.startIndex
+            if let text = target.queryValue("after") {
+                guard let after = try? StreamID(text) else {
+                    return .error(400, code: "invalid_query", message: "query parameter after must be a stream id")
+                }
+                // Looked up among all streams: the previous page's last one may have ended
+                // since, and left the status filtered.
+                guard let position = all.firstIndex(where: { $0.id == after }) else {
+                    return .error(
+                        404, code: "unknown_stream",
+                        message:
+                            "after=\(after) names no stream (deleted since the previous page?); list again without after"
+                    )
+                }
+                start = position + 1
+            }
             var json = JSONWriter()
             json.beginObject()
             json.key("streams")
             json.beginArray()
-            for info in streams.prefix(limit) { info.write(to: &json) }
+            var listed = 0
+            var last: StreamID?
+            var truncated = false
+            for info in all[start...] where status == nil || info.status == status {
+                if listed == limit || (listed > 0 && json.bytes.count >= configuration.maxReadBytes) {
+                    truncated = true
+                    break
+                }
+                info.write(to: &json)
+                listed += 1
+                last = info.id
+            }
             json.endArray()
             json.key("truncated")
-            json.bool(streams.count > limit)
+            json.bool(truncated)
+            if truncated, let last {
+                json.key("next")
+                json.string(last.rawValue)
+            }
             json.endObject()
             return .json(200, json.bytes)
         } catch {
@@ -49,7 +86,8 @@ extension ServerAPI {
     /// `GET /streams/{id}/chunks?from=K&limit=N`: a catch-up read. Chunks that are UTF-8 text
     /// come as `"text"`, others as `"base64"`; `next` is where the following read starts. At
     /// most `limit` chunks (default 100, at most `maxReadChunks`; 0 reads none, for the
-    /// counts alone) and about `maxReadBytes` of payload (at least one chunk when `limit` > 0).
+    /// counts alone) and about `maxReadBytes` of JSON (at least one chunk when `limit` > 0):
+    /// counted after escaping, which makes a control byte six (see `listStreams` for why).
     func readChunks(_ id: StreamID, target: RequestTarget) -> HTTPResponse {
         let from: Int
         let limit: Int
@@ -76,8 +114,8 @@ extension ServerAPI {
             json.key("chunks")
             json.beginArray()
             var next = from
-            var bytes = 0
-            while next - from < limit, bytes < configuration.maxReadBytes || next == from, let chunk = try cursor.next()
+            while next - from < limit, json.bytes.count < configuration.maxReadBytes || next == from,
+                let chunk = try cursor.next()
             {
                 json.beginObject()
                 json.key("index")
@@ -95,7 +133,6 @@ extension ServerAPI {
                 }
                 json.endObject()
                 next = chunk.index + 1
-                bytes += chunk.count
             }
             json.endArray()
             json.key("next")

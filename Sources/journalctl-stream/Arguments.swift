@@ -73,7 +73,8 @@ struct ParsedArguments {
 
     /// Parses `arguments` (without the program name) against the global options and, once
     /// the command name is seen, that command's options.
-    static func parse(_ arguments: [String], commands: [any Command.Type]) throws(UsageError) -> ParsedArguments {
+    static func parse(_ given: [String], commands: [any Command.Type]) throws(UsageError) -> ParsedArguments {
+        var arguments = given
         var parsed = ParsedArguments()
         var specs = GlobalOptions.all
         var index = 0
@@ -82,7 +83,8 @@ struct ParsedArguments {
             let argument = arguments[index]
             index += 1
             if onlyOperands || argument == "-" || !argument.hasPrefix("-") {
-                if parsed.command == nil && !onlyOperands {
+                // The command word may follow `--` too (`--file j.sj -- list`).
+                if parsed.command == nil {
                     guard let command = commands.first(where: { $0.name == argument }) else {
                         throw UsageError(message: "unknown command '\(argument)'", command: nil)
                     }
@@ -108,12 +110,25 @@ struct ParsedArguments {
                 attached = String(argument.dropFirst(2))
             }
             guard let spec = specs.first(where: { $0.names.contains(name) }) else {
-                let scope = parsed.command.map { " for '\($0.name)'" } ?? ""
-                throw UsageError(message: "unknown option '\(name)'\(scope)", command: parsed.command)
+                guard parsed.command == nil else {
+                    throw UsageError(
+                        message: "unknown option '\(name)' for '\(parsed.command!.name)'", command: parsed.command)
+                }
+                let owners = commands.filter { $0.options.contains { $0.names.contains(name) } }.map { "'\($0.name)'" }
+                throw UsageError(
+                    message: owners.isEmpty
+                        ? "unknown option '\(name)'"
+                        : "option '\(name)' belongs to \(owners.dropLast().joined(separator: ", "))"
+                            + "\(owners.count > 1 ? " and " : "")\(owners.last!); put it after the command",
+                    command: nil)
             }
             if spec.value == nil {
-                guard attached == nil else {
-                    throw UsageError(message: "option '\(name)' takes no value", command: parsed.command)
+                if let attached {
+                    // Flags bundled as getopt does (`-rf`, `-fn5`): the rest is the next option.
+                    guard !argument.hasPrefix("--") else {
+                        throw UsageError(message: "option '\(name)' takes no value", command: parsed.command)
+                    }
+                    arguments.insert("-" + attached, at: index)
                 }
                 parsed.values[spec.canonical, default: []].append("")
                 continue

@@ -26,7 +26,11 @@ enum ExportCommand: Command {
     @MainActor static func run(_ context: Context) async throws -> Int32 {
         _ = try context.operands([])
         var ids: [StreamID]?
-        for text in context.arguments.all(stream) { ids = (ids ?? []) + [try streamIDArgument(text, command: self)] }
+        for text in context.arguments.all(stream) {
+            let id = try streamIDArgument(text, command: self)
+            // A stream named twice is exported once: one line per chunk, as the help says.
+            if ids?.contains(id) != true { ids = (ids ?? []) + [id] }
+        }
         var filter: StreamStatus?
         if let name = context.arguments.value(status) {
             guard let parsed = StreamStatus(rawValue: name) else {

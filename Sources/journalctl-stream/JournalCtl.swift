@@ -112,6 +112,10 @@ enum JournalCtl {
                         + "(it takes \(command.formats.joined(separator: ", ")))",
                     command: command)
             }
+            if parsed.value(GlobalOptions.file) == "" {
+                // An empty path resolved to the working directory ("... is a directory").
+                throw UsageError(message: "--file needs a path", command: command)
+            }
             let environment = getenv("JOURNAL_FILE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
             let path = parsed.value(GlobalOptions.file) ?? environment ?? defaultPath
             let context = Context(
@@ -148,12 +152,20 @@ enum JournalCtl {
         return 1
     }
 
-    /// The library's sentence, except for a missing file, where the fix is a flag, and a
-    /// directory, which some library paths (repair) report as a bare failed system call.
+    /// The library's sentence, with what to do next for the failed system calls a user can
+    /// fix: a missing file (a flag), a missing directory, a path through a file, permissions,
+    /// and a directory, which some library paths (repair) report as a bare failed call.
     static func describe(_ error: JournalError) -> String {
         switch error {
         case .io(let operation, let path, let errno) where operation == "open" && errno.rawValue == ENOENT:
             return "no journal at \(path); pass --file PATH or set JOURNAL_FILE"
+        case .io(_, _, let errno) where errno.rawValue == ENOENT:
+            return "\(error.description); a directory on the path does not exist: create it, or pass another --file"
+        case .io(_, _, let errno) where errno.rawValue == ENOTDIR:
+            return "\(error.description); a part of the path before the file name is not a directory: check --file"
+        case .io(_, _, let errno) where errno.rawValue == EACCES || errno.rawValue == EPERM:
+            return "\(error.description); check the permissions of the file and of its directories "
+                + "(list, show, follow, info, verify, dump and export only read the file)"
         case .io(_, let path, let errno) where errno.rawValue == EISDIR:
             return notARegularFile(path, directory: true).description
         default:

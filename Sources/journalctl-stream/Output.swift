@@ -169,12 +169,21 @@ enum Show {
         return "\(seconds / 86400)d"
     }
 
-    /// `2026-11-22T10:04:05.123Z`.
+    /// `2026-11-22T10:04:05.123Z`; `-` for a year outside 1...9999 (the timestamp comes from
+    /// the file, and a file `verify` accepts may hold any value).
     static func timestamp(_ micros: Int64) -> String {
-        var seconds = time_t(micros / 1_000_000)
+        // Rounded down, not toward zero: -1,500 µs is 23:59:59.998 of the day before, not
+        // second 0 with "-1" milliseconds.
+        var whole = micros / 1_000_000
+        var fraction = micros % 1_000_000
+        if fraction < 0 {
+            whole -= 1
+            fraction += 1_000_000
+        }
+        var seconds = time_t(whole)
         var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let millis = Int((micros % 1_000_000) / 1000)
+        guard gmtime_r(&seconds, &parts) != nil, (1...9999).contains(parts.tm_year + 1900) else { return "-" }
+        let millis = Int(fraction / 1000)
         return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
             + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(pad(millis, 3))Z"
     }

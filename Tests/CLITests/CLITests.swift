@@ -927,7 +927,7 @@ enum Fixture {
         ["compact", "--before", "tomorrow"], ["compact", "--before", "@99999999999999"],
         ["list", "--since", "99999999999999w"], ["list", "--since", "@-99999999999999"],
         ["compact", "--max-size", "lots"], ["compact", "extra"], ["show", "bad/id"], ["follow", "--stream", "a b"],
-        ["export", "--stream", ""],
+        ["export", "--stream", ""], ["--file=", "list"], ["list", "-rf"], ["-n", "5", "show", "a"],
     ])
     func usageErrorsExit64WithAUsageLine(arguments: [String]) throws {
         try Fixture.prepare(path)
@@ -939,7 +939,7 @@ enum Fixture {
         #expect(lines.first?.hasPrefix("journalctl-stream: ") == true)
         #expect(lines.dropFirst().first?.hasPrefix("usage: journalctl-stream ") == true)
         #expect(lines.last?.hasPrefix("Run 'journalctl-stream") == true)
-        if let command = arguments.first, command != "frobnicate", command != "--file" {
+        if let command = arguments.first, !["frobnicate", "--file", "--file=", "-n"].contains(command) {
             #expect(lines[1].hasPrefix("usage: journalctl-stream \(command)"), "\(lines[1])")
         }
     }
@@ -981,6 +981,67 @@ enum Fixture {
             result.stderr.hasPrefix(
                 "journalctl-stream: \(text) is not a StreamJournal file: no StreamJournal signature"),
             "\(result.stderr)")
+    }
+
+    /// getopt's conventions, as journalctl follows them: bundled flags, the command word after
+    /// `--`, and an option given before its command named as such. `-rf` was "option '-r'
+    /// takes no value", `-- list` was "no command given", and `-n 5 show` "unknown option".
+    @Test func bundledFlagsAndTheCommandAfterDoubleDash() throws {
+        try Fixture.prepare(path)
+        #expect(cli("show", "chat-1", "-fn1").stdout == " world\n-- completed (3 chunks) --\n")
+        #expect(cli("list", "-rf").stderr.hasPrefix("journalctl-stream: unknown option '-f' for 'list'\n"))
+        let afterDashes = run(["--file", path, "-o", "json", "--", "list"])
+        #expect(afterDashes.status == 0, "\(afterDashes.stderr)")
+        #expect(afterDashes.lines.count == 4)
+        #expect(
+            run(["--file", path, "-n", "5", "show", "chat-1"]).stderr.hasPrefix(
+                "journalctl-stream: option '-n' belongs to 'show' and 'dump'; put it after the command\n"))
+        #expect(run(["--file=", "list"]).stderr.hasPrefix("journalctl-stream: --file needs a path\n"))
+    }
+
+    /// A failed system call says what to do next. A missing directory and a path through a
+    /// file printed the bare call ("create failed on ...: No such file or directory").
+    @Test func failedSystemCallsSayWhatToDoNext() throws {
+        try Fixture.prepare(path)
+        let missing = directory.file("nodir/x.sj")
+        let create = run(["--file", missing, "import"], stdin: "/dev/null")
+        #expect(create.status == 1)
+        #expect(create.stderr.contains("a directory on the path does not exist: create it, or pass another --file"))
+        let through = run(["--file", path + "/x.sj", "list"])
+        #expect(through.status == 1)
+        #expect(through.stderr.contains("is not a directory: check --file"), "\(through.stderr)")
+    }
+
+    /// Permissions, as an unprivileged user (this needs root to switch to one, as CI has).
+    @Test(.enabled(if: getuid() == 0)) func aFileTheUserCannotOpenNamesPermissions() throws {
+        try Fixture.prepare(path)
+        // The test directory is root's, mode 0700: nobody cannot reach the file.
+        let denied = CLIProcess(
+            ["--reuid=65534", "--regid=65534", "--clear-groups", CLIProcess.executable, "--file", path, "list"],
+            executable: "/usr/bin/setpriv", directory: directory.path)
+        #expect(denied.waitForExit() == 1, "\(denied.stderr)")
+        #expect(denied.stderr.contains("check the permissions of the file and of its directories"), "\(denied.stderr)")
+    }
+
+    /// Dates before 1970 round down, and a year no ISO 8601 date has is a dash. -1,500 µs
+    /// printed "1970-01-01T00:00:00.0-1Z" and Int64.min "-290308-12-21T19:59:06.-775Z".
+    @Test func timesBefore1970AndOutOfRangeArePrintedProperly() throws {
+        for (createdAt, expected) in [(Int64(-1500), "1969-12-31T23:59:59.998Z"), (.min, "-")] {
+            CraftedJournal.write(path, createdAt: createdAt, records: [])
+            let result = cli("info")
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(
+                result.lines.contains { $0.wholeMatch(of: #/Created +(\S+)/#)?.1 == expected[...] }, "\(result.lines)")
+        }
+    }
+
+    /// A stream named twice is exported once (the lines of one export are one per chunk).
+    @Test func exportingAStreamNamedTwiceWritesItOnce() throws {
+        try Fixture.prepare(path)
+        let twice = cli("export", "--stream", "chat-1", "--stream", "chat-1")
+        #expect(twice.status == 0)
+        #expect(twice.stdout == cli("export", "--stream", "chat-1").stdout)
+        #expect(twice.lines.count == 5, "open, three chunks, end")
     }
 
     @Test func usageErrorsNameTheValuesThatWouldWork() throws {

@@ -10,8 +10,11 @@ import Journal
 /// disagrees with the records and `verify` accepts the file.
 enum CraftedJournal {
     /// Writes `records` (from `record`) after two header slots with sequences `sequences`.
-    static func write(_ path: String, sequences: (UInt64, UInt64) = (1, 2), records: [[UInt8]]) {
-        var file = slot(sequence: sequences.0) + slot(sequence: sequences.1)
+    static func write(
+        _ path: String, sequences: (UInt64, UInt64) = (1, 2), createdAt: Int64 = 1_700_000_000_000_000,
+        records: [[UInt8]]
+    ) {
+        var file = slot(sequence: sequences.0, createdAt: createdAt) + slot(sequence: sequences.1, createdAt: createdAt)
         for record in records { file += record }
         // Zeros after the log, so it ends cleanly (FORMAT.md §5).
         file += [UInt8](repeating: 0, count: 4096 - file.count % 4096)
@@ -22,7 +25,7 @@ enum CraftedJournal {
     }
 
     /// One 4096-byte header slot: generation 1, no snapshot, checkpoint at the log start.
-    static func slot(sequence: UInt64) -> [UInt8] {
+    static func slot(sequence: UInt64, createdAt: Int64 = 1_700_000_000_000_000) -> [UInt8] {
         var bytes: [UInt8] = [0x53, 0x4A, 0x52, 0x4E, 0x4C, 0x0D, 0x0A, 0x1A]
         append(UInt32(1), to: &bytes)  // version
         append(UInt32(4096), to: &bytes)  // slot size
@@ -31,7 +34,7 @@ enum CraftedJournal {
         append(sequence, to: &bytes)
         append(UInt32(1), to: &bytes)  // generation
         append(UInt32(1), to: &bytes)  // writer pid
-        append(UInt64(1_700_000_000_000_000), to: &bytes)  // createdAt
+        append(UInt64(bitPattern: createdAt), to: &bytes)
         append(UInt64(1_700_000_000_000_000), to: &bytes)  // updatedAt
         append(UInt64(8192), to: &bytes)  // checkpointEnd
         append(UInt64(0), to: &bytes)  // snapshot offset

@@ -63,7 +63,8 @@ extension ServerConfiguration {
         },
         Option(
             flag: "--retention", placeholder: "DUR",
-            help: "drop finished streams this long after they end; off keeps all (7d completed, 1d others)"
+            help: "drop finished streams this long after they end, whatever their status; off keeps all "
+                + "(default: 7d completed, 1d others)"
         ) { (config, value) throws(ConfigurationError) in
             if value == "off" {
                 config.retention = .keepEverything
@@ -93,7 +94,10 @@ extension ServerConfiguration {
             (config, value) throws(ConfigurationError) in
             config.limits.maxBodyBytes = try size(value, "--max-body-bytes", 0...(1 << 30))
         },
-        Option(flag: "--max-chunk-bytes", placeholder: "SIZE", help: "one chunk; larger appends get 413 (1MiB)") {
+        Option(
+            flag: "--max-chunk-bytes", placeholder: "SIZE",
+            help: "one chunk; larger appends get 413 (1MiB; --max-body-bytes caps it too)"
+        ) {
             (config, value) throws(ConfigurationError) in
             config.maxChunkBytes = try size(value, "--max-chunk-bytes", 1...(64 << 20))
         },
@@ -207,9 +211,10 @@ extension ServerConfiguration {
             usage: journal-server [options]
 
             Serves a StreamJournal file over HTTP/1.1 with Server-Sent Events.
-            Prints "listening on http://HOST:PORT" once it accepts connections; SIGINT or
-            SIGTERM stop it cleanly (exit 0). Every option can also be set through the
-            environment variable shown after it.
+            Prints "listening on http://HOST:PORT" once it accepts connections; SIGINT,
+            SIGTERM or SIGHUP stop it cleanly (exit 0), answering requests in progress for up
+            to --shutdown-grace; a second signal stops it without waiting. Every option can
+            also be set through the environment variable shown after it.
 
             options:
 
@@ -220,7 +225,7 @@ extension ServerConfiguration {
             text += "  \(padded)\(option.help)  [\(option.environmentName)]\n"
         }
         text += "  --help                  this text\n"
-        text += "\ndurations: 500ms, 30s, 5m, 2h; sizes: 4096, 64KiB, 1MiB\n"
+        text += "\ndurations: 250us, 500ms, 30s (or 30), 5m, 2h, 7d; sizes: 4096, 64KiB, 1MiB, 1GiB\n"
         return text
     }
 

@@ -45,6 +45,10 @@ import Testing
         #expect(try ServerConfiguration.parse(arguments: ["--help"], environment: [:]) == .help)
         #expect(ServerConfiguration.usage.contains("--stale-after"))
         #expect(ServerConfiguration.usage.contains("JOURNAL_SERVER_STALE_AFTER"))
+        // Every signal that stops it, and every duration unit the parser takes.
+        #expect(ServerConfiguration.usage.contains("SIGINT,\nSIGTERM or SIGHUP"))
+        #expect(ServerConfiguration.usage.contains("durations: 250us, 500ms, 30s (or 30), 5m, 2h, 7d"))
+        for unit in ["250us", "500ms", "30s", "30", "5m", "2h", "7d"] { #expect(DurationText.parse(unit) != nil) }
     }
 
     @Test(arguments: [

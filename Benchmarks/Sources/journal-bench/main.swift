@@ -166,7 +166,8 @@ func resultsMarkdown(_ report: Report, machine: MachineDescription, options: Opt
         "",
         "Produced by `cd Benchmarks && swift run -c release journal-bench\(options.config.quick ? " --quick" : "")`"
             + " on \(date) in \(String(format: "%.0f", seconds)) s."
-            + " Medians of \(options.config.reps) run\(options.config.reps == 1 ? "" : "s") per row;"
+            + " Each row is the median of its runs: \(options.config.reps) unless the spread table's runs column"
+            + " says otherwise (open and compaction run more, size once);"
             + " StreamJournal and SQLite run alternately in the same process. See README.md for what each row measures.",
         "",
         "Machine: \(machine.cores) cores (`nproc`), \(machine.cpuModel), \(machine.memory) RAM, kernel"

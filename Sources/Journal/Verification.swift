@@ -144,7 +144,8 @@ extension Journal {
                 guard
                     let verdict = TailVerdict.examineBesideWriter(
                         file, from: offset, undecodable: true, headerGeneration: header.generation,
-                        minimumGeneration: scanner.lastGeneration, path: path)
+                        minimumGeneration: scanner.lastGeneration, path: path,
+                        latestOfStream: { table.slot(number: $0).map { table[$0].lastOffset } })
                 else { break scan }
                 switch verdict {
                 case .torn:

@@ -101,6 +101,35 @@ import Testing
         #expect(try cursor.collect().map(\.bytes) == Array(chunks.prefix(2)))
     }
 
+    /// A flipped bit in a record's length past the checkpoint claimed an extent beyond every
+    /// later record; the search for intact records started after it, found none, and the
+    /// open dropped every later record as a torn tail while `verify` called the file valid.
+    /// An intact record inside the claimed extent that continues the log is damage's proof:
+    /// one that points back at the damaged record (one stream), or continues another stream.
+    @Test(arguments: [1, 2])
+    func aFlippedLengthBitIsDamageNotATornTail(streams: Int) throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        var options = JournalOptions(durability: .none)
+        options.autoCompaction = nil
+        let journal = try Journal(path: path, options: options)
+        let ids = try (0..<streams).map { try journal.createStream(StreamID("s\($0)")) }
+        for k in 0..<6 { try journal.append(Array("payload number \(k)".utf8), to: ids[k % streams]) }
+        journal.engine.abandonForTesting()
+        var bytes = FileBytes.read(path)
+        let records = Self.chunkRecords(bytes)
+        #expect(try Self.header(bytes).checkpointEnd <= records[0].offset)
+        // bodyLength + 65,536: an extent far past the last record, inside the file.
+        bytes[Int(records[2].offset) + RecordField.bodyLength.offset + 2] ^= 0x01
+        #expect(records[2].offset + 65_536 < UInt64(bytes.count), "the claimed extent fits the file")
+        FileBytes.write(bytes, to: path)
+
+        Self.expectRefused(
+            path, at: records[2].offset, mentioning: "intact record follows at offset \(records[3].offset)")
+        let repair = try Journal.repair(path: path)
+        #expect(repair.chunksKept >= 2)
+    }
+
     @Test func syncsMoveTheCheckpointSoDamageInSyncedRecordsIsRefused() throws {
         let directory = TestDirectory()
         let path = directory.file("j.sj")

@@ -206,7 +206,8 @@ struct LoadedState {
         guard
             let verdict = TailVerdict.examineBesideWriter(
                 file, from: end, undecodable: stoppedAtUndecodable, headerGeneration: header.generation,
-                minimumGeneration: lastGeneration, path: path)
+                minimumGeneration: lastGeneration, path: path,
+                latestOfStream: { [table] in table.slot(number: $0).map { table[$0].lastOffset } })
         else { return }
         switch verdict {
         case .torn:

@@ -30,9 +30,11 @@ enum TailVerdict: Equatable {
 
     /// Looks at `file` from `end`, where the valid log stopped at bytes that are not a valid
     /// record (or at an intact record that breaks a rule of validity), under a header of
-    /// `headerGeneration`; records before `end` reached `minimumGeneration`.
+    /// `headerGeneration`; records before `end` reached `minimumGeneration`. `latestOfStream`
+    /// gives the offset of each stream's latest record before `end` (nil for none).
     static func examine(
-        _ file: UnsafeRawBufferPointer, from end: UInt64, headerGeneration: UInt32, minimumGeneration: UInt32
+        _ file: UnsafeRawBufferPointer, from end: UInt64, headerGeneration: UInt32, minimumGeneration: UInt32,
+        latestOfStream: (UInt32) -> UInt64?
     ) -> TailVerdict {
         if case .record(let record) = decodeRecord(in: file, at: end, maxGeneration: .max) {
             if record.generation > headerGeneration {
@@ -42,8 +44,22 @@ enum TailVerdict: Equatable {
         }
         // The search starts after the extent the header at `end` claims, when it is
         // believable: a record torn while its body was being copied (a crash, not damage)
-        // may carry record-shaped bytes in its payload, a journal stored as a chunk.
-        let start = end + (claimedExtent(file, at: end) ?? UInt64(Layout.recordAlignment))
+        // may carry record-shaped bytes in its payload, a journal stored as a chunk. But the
+        // damage may be in the length itself: a flipped bit in `bodyLength` claimed an extent
+        // past every later record, and an open dropped hundreds of synced records as a torn
+        // tail. An intact record inside the extent that is tied to the log before it (it
+        // continues a stream, or points back at `end`) is a real one, as repair decides.
+        let claimed = claimedExtent(file, at: end)
+        if let claimed,
+            let (inside, generation) = firstLinkedRecord(
+                file, from: end + UInt64(Layout.recordAlignment), before: end + claimed, end: end,
+                minimumGeneration: minimumGeneration, latestOfStream: latestOfStream)
+        {
+            if generation > headerGeneration { return .newerGeneration(offset: inside, generation: generation) }
+            if hasZeroSector(file, from: end, to: inside) { return .tornBeforeLaterWrites(laterWrites: inside) }
+            return .damaged(intactRecord: inside)
+        }
+        let start = end + (claimed ?? UInt64(Layout.recordAlignment))
         guard let (intact, generation) = firstIntactRecord(file, from: start, minimumGeneration: minimumGeneration)
         else { return .torn }
         if generation > headerGeneration { return .newerGeneration(offset: intact, generation: generation) }
@@ -60,7 +76,7 @@ enum TailVerdict: Equatable {
     /// read-only open or `verify` beside a busy writer failed.
     static func examineBesideWriter(
         _ file: UnsafeRawBufferPointer, from end: UInt64, undecodable: Bool, headerGeneration: UInt32,
-        minimumGeneration: UInt32, path: String
+        minimumGeneration: UInt32, path: String, latestOfStream: (UInt32) -> UInt64?
     ) -> TailVerdict? {
         func finished() -> Bool {
             undecodable
@@ -69,7 +85,9 @@ enum TailVerdict: Equatable {
         }
         if finished() { return nil }
         TestHooks.beforeLookingPast(path: path, end: end)
-        let verdict = examine(file, from: end, headerGeneration: headerGeneration, minimumGeneration: minimumGeneration)
+        let verdict = examine(
+            file, from: end, headerGeneration: headerGeneration, minimumGeneration: minimumGeneration,
+            latestOfStream: latestOfStream)
         // Whatever the look concluded, it looked at bytes the writer was changing (a finished
         // record's payload with a zero sector passed for a power loss's torn write).
         if finished() { return nil }
@@ -94,6 +112,28 @@ enum TailVerdict: Equatable {
         guard plausibleHeader(file, at: offset, minimumGeneration: 1) else { return nil }
         let bodyLength: UInt32 = UnsafeRawBufferPointer(rebasing: file[Int(offset)...]).le(RecordField.bodyLength)
         return UInt64(Layout.aligned(RecordField.size + Int(bodyLength)))
+    }
+
+    /// The first offset in `start ..< limit` holding an intact record of at least
+    /// `minimumGeneration` that continues the log before `end`: its `previous` is its
+    /// stream's latest record there, or `end` itself (the record the damage hit was its
+    /// stream's latest). Record-shaped bytes in a payload almost never are.
+    static func firstLinkedRecord(
+        _ file: UnsafeRawBufferPointer, from start: UInt64, before limit: UInt64, end: UInt64,
+        minimumGeneration: UInt32, latestOfStream: (UInt32) -> UInt64?
+    ) -> (UInt64, UInt32)? {
+        var candidate = start
+        while candidate < limit {
+            if plausibleHeader(file, at: candidate, minimumGeneration: minimumGeneration),
+                case .record(let record) = decodeRecord(in: file, at: candidate, maxGeneration: .max),
+                record.stream != 0, record.previous != 0,
+                record.previous == end || record.previous == latestOfStream(record.stream)
+            {
+                return (candidate, record.generation)
+            }
+            candidate += UInt64(Layout.recordAlignment)
+        }
+        return nil
     }
 
     /// The first offset at or after `start` (8-byte aligned) holding an intact record of at

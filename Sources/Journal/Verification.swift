@@ -153,7 +153,7 @@ extension Journal {
                 case .tornBeforeLaterWrites(let later):
                     report.tailNote =
                         "torn tail at offset \(offset): \(reason); a sector of it was never written (a power loss), "
-                        + "and the unsynced records from offset \(later) are dropped with it at the next writable open"
+                        + "and the unsynced records from offset \(later), which the disk wrote before it, go with it"
                 case .damaged(let intact):
                     report.problems.append(
                         .init(
@@ -178,8 +178,13 @@ extension Journal {
                     offset: report.logEnd,
                     detail: "the log ends before the durable checkpoint at \(header.checkpointEnd)"))
         }
-        for candidate in headers where candidate.snapshotOffset != 0 {
-            if snapshots[candidate.snapshotOffset] != candidate.snapshotLength {
+        // Only where the scan got to, and once per offset: past damage that ended the scan the
+        // snapshot was never read, and the damage is the problem already reported (a file
+        // damaged at one record was reported twice, the intact snapshot after it blamed).
+        for candidate in headers where candidate.snapshotOffset != 0 && candidate.snapshotOffset < report.logEnd {
+            if snapshots[candidate.snapshotOffset] != candidate.snapshotLength,
+                !report.problems.contains(where: { $0.offset == candidate.snapshotOffset })
+            {
                 report.problems.append(
                     .init(
                         offset: candidate.snapshotOffset,
@@ -212,6 +217,12 @@ extension Journal {
                 SnapshotMismatch(
                     detail:
                         "highest stream number \(snapshot.highestStreamNumber), the log says \(table.highestNumber)"))
+        }
+        // As an open that loads it checks (`StreamTable(uniqueEntries:)`): with an entry
+        // repeated in place of another, the count and each entry's lookup still matched.
+        var ids = Set<StreamID>()
+        for entry in snapshot.streams where !ids.insert(entry.id).inserted {
+            return .failure(SnapshotMismatch(detail: "stream \"\(entry.id)\" appears twice"))
         }
         if snapshot.streams.count != table.live.count {
             return .failure(

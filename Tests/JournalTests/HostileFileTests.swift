@@ -115,6 +115,40 @@ import Testing
         }
     }
 
+    /// An entry repeated in place of another: the count matched and each entry matched the
+    /// log's by id, so verify passed a snapshot that every open refuses ("appears twice").
+    @Test func verifyRefusesASnapshotThatRepeatsAStream() throws {
+        let path = TestDirectory().file("twice.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        try journal.createStream(StreamID("a"))
+        try journal.createStream(StreamID("b"))
+        try journal.close()
+        try appendSnapshot(path) { $0[0] = $0[1] }
+        let problems = try Journal.verify(path: path).problems
+        #expect(problems.map(\.detail) == ["snapshot: stream \"b\" appears twice"], "\(problems)")
+        // The open, which refuses the snapshot and scans the log, is the ground truth here.
+        #expect(try Journal.openReadOnly(path: path).streams().map(\.id.rawValue) == ["a", "b"])
+    }
+
+    /// Damage before the durable checkpoint ends verify's scan; the header's snapshot after
+    /// it was never read, and was reported as a second problem ("a header points at a
+    /// snapshot ... which the log does not hold") although it is intact.
+    @Test func verifyReportsOneDamageOnceAndNotTheSnapshotItNeverReached() throws {
+        let path = TestDirectory().file("once.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("a"))
+        for k in 0..<50 { try journal.append("chunk \(k)", to: id) }
+        var reader = try journal.chunks(of: id, from: 10)
+        let tenth = try reader.next()!.bodyOffset
+        try journal.close()
+        var bytes = FileBytes.read(path)
+        bytes[Int(tenth)] ^= 0xFF
+        FileBytes.write(bytes, to: path)
+        let problems = try Journal.verify(path: path).problems
+        #expect(problems.count == 1, "\(problems)")
+        #expect(problems.first?.offset == tenth - UInt64(RecordField.size))
+    }
+
     /// `decodeRecord` sliced from an offset past the end of a file shorter than the header
     /// area (RecordHeader.swift).
     @Test func aFileShorterThanTheHeaderAreaIsReportedNotTrapped() throws {

@@ -177,6 +177,8 @@ func buildSampleJournal(at path: String, crash: Bool) throws -> [StreamID: [[UIn
         let fallback = try Journal.openReadOnly(path: path)
         #expect(fallback.recoveryReport.snapshotOffset == snapshots[0].offset)
         #expect(fallback.recoveryReport.snapshotProblems.count == 1)
+        // With the reason, not only "not a valid record".
+        #expect("\(fallback.recoveryReport.snapshotProblems)".contains("checksum mismatch"))
         var cursor = try fallback.chunks(of: id)
         #expect(try cursor.collect().map(\.text) == (0..<150).map { "a\($0)" })
         #expect(try fallback.info(id).status == .interrupted || fallback.recoveryReport.recordsScanned > 0)
@@ -300,6 +302,8 @@ func buildSampleJournal(at path: String, crash: Bool) throws -> [StreamID: [[UIn
                     }
                     #expect(offset == last.offset)
                     #expect(detail.contains("past the end of the file"), "\(detail)")
+                    // The cut is named as such, not as damage (review: the hint was unreachable).
+                    #expect(detail.contains("(truncated file?)"), "\(detail)")
                 }
             }
             #expect(!(try Journal.verify(path: path).isClean))

@@ -179,13 +179,15 @@ struct LoadedState {
         }
         state.lastGeneration = scanner.lastGeneration
         if state.end < picked.header.checkpointEnd {
+            // A file shorter than its durable part was cut (a partial copy, a truncation):
+            // said first, since the record it cuts short fails too, and "damage" misleads.
             let detail =
-                state.report.tornTailReason.map {
+                UInt64(file.count) < picked.header.checkpointEnd
+                ? "the file ends at \(file.count) but records up to \(picked.header.checkpointEnd) were durable "
+                    + "(truncated file?)" + (state.report.tornTailReason.map { "; \($0)" } ?? "")
+                : state.report.tornTailReason.map {
                     "\($0), before the durable checkpoint at \(picked.header.checkpointEnd) (damage, not a write torn by a crash)"
-                }
-                ?? (UInt64(file.count) < picked.header.checkpointEnd
-                    ? "the file ends at \(file.count) but records up to \(picked.header.checkpointEnd) were durable (truncated file?)"
-                    : "the log ends before the durable checkpoint at \(picked.header.checkpointEnd)")
+                } ?? "the log ends before the durable checkpoint at \(picked.header.checkpointEnd)"
             throw .corruption(path: path, offset: state.end, detail: detail)
         }
         if state.stoppedAtInvalid {
@@ -236,8 +238,11 @@ struct LoadedState {
     static func loadSnapshot(
         _ file: UnsafeRawBufferPointer, at offset: UInt64, length: UInt64, maxGeneration: UInt32
     ) -> Result<(StreamTable, UInt32), DecodeError> {
-        guard case .record(let header) = decodeRecord(in: file, at: offset, maxGeneration: maxGeneration) else {
-            return .failure(DecodeError(offset: 0, detail: "not a valid record"))
+        let header: RecordHeader
+        switch decodeRecord(in: file, at: offset, maxGeneration: maxGeneration) {
+        case .record(let decoded): header = decoded
+        case .invalid(let reason): return .failure(DecodeError(offset: 0, detail: "not a valid record: \(reason)"))
+        case .end: return .failure(DecodeError(offset: 0, detail: "not a valid record: zero bytes"))
         }
         guard header.type == .snapshot, UInt64(header.alignedSize) == length else {
             return .failure(DecodeError(offset: 0, detail: "the record there is not the snapshot the header describes"))

@@ -308,8 +308,10 @@ extension Journal {
         }
     }
 
-    /// Whether two metadata dictionaries hold the same keys and values, byte for byte.
-    static func sameBytes(_ a: [String: String], _ b: [String: String]) -> Bool {
+    /// Whether two metadata dictionaries hold the same keys and values, byte for byte: `==`
+    /// compares strings as Unicode text, equal for canonically equivalent spellings. Import
+    /// and journal-server's idempotent create both decide with it.
+    package static func sameBytes(_ a: [String: String], _ b: [String: String]) -> Bool {
         func bytes(_ d: [String: String]) -> [[UInt8]: [UInt8]] {
             // Keys of one dictionary are distinct as text, so distinct as bytes too.
             Dictionary(uniqueKeysWithValues: d.map { (Array($0.key.utf8), Array($0.value.utf8)) })

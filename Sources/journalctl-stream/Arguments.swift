@@ -128,6 +128,10 @@ struct ParsedArguments {
                     guard !argument.hasPrefix("--") else {
                         throw UsageError(message: "option '\(name)' takes no value", command: parsed.command)
                     }
+                    // `-f-` is no option '-': re-inserted, the rest became `--`, the end of options.
+                    guard !attached.hasPrefix("-") else {
+                        throw UsageError(message: "invalid option '-' in '\(argument)'", command: parsed.command)
+                    }
                     arguments.insert("-" + attached, at: index)
                 }
                 parsed.values[spec.canonical, default: []].append("")

@@ -159,7 +159,7 @@ enum JournalCtl {
         switch error {
         case .io(let operation, let path, let errno) where operation == "open" && errno.rawValue == ENOENT:
             return "no journal at \(path); pass --file PATH or set JOURNAL_FILE"
-        case .io(_, _, let errno) where errno.rawValue == ENOENT:
+        case .io(let operation, _, let errno) where operation == "create" && errno.rawValue == ENOENT:
             return "\(error.description); a directory on the path does not exist: create it, or pass another --file"
         case .io(_, _, let errno) where errno.rawValue == ENOTDIR:
             return "\(error.description); a part of the path before the file name is not a directory: check --file"

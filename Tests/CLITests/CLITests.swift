@@ -928,6 +928,7 @@ enum Fixture {
         ["list", "--since", "99999999999999w"], ["list", "--since", "@-99999999999999"],
         ["compact", "--max-size", "lots"], ["compact", "extra"], ["show", "bad/id"], ["follow", "--stream", "a b"],
         ["export", "--stream", ""], ["--file=", "list"], ["list", "-rf"], ["-n", "5", "show", "a"],
+        ["show", "chat-1", "-f-"],
     ])
     func usageErrorsExit64WithAUsageLine(arguments: [String]) throws {
         try Fixture.prepare(path)

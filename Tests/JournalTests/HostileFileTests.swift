@@ -115,6 +115,35 @@ import Testing
         }
     }
 
+    /// A read that starts at a block's first chunk checks that the back-pointers arrive where
+    /// the sparse index says the block starts (FORMAT.md §7): a snapshot whose block start
+    /// names another chunk is found by that read, not passed over.
+    @Test func aBlockStartThatIsNotWhereThePointersLeadFailsTheReadFromIt() throws {
+        let path = TestDirectory().file("blocks.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("a"))
+        for k in 0..<130 { try journal.append("chunk \(k)", to: id) }
+        var reader = try journal.chunks(of: id, from: 65)
+        let sixtyFifth = try reader.next()!.bodyOffset - UInt64(RecordField.size)
+        try journal.close()
+        try appendSnapshot(path) { $0[0].blockStarts[1] = sixtyFifth }
+        let damaged = try Journal.openReadOnly(path: path)
+        defer { try? damaged.close() }
+        var fromSixtyFive = try damaged.chunks(of: id, from: 65)
+        #expect(try fromSixtyFive.next()?.text == "chunk 65", "a read after the block's start does not check it")
+        // From 64, the walk down from chunk 127 ends at chunk 64, not 65; from 0, the walk
+        // down from the chunk before the wrong start overshoots block 0's start.
+        for (start, block) in [(64, 1), (0, 0)] {
+            var cursor = try damaged.chunks(of: id, from: start)
+            do {
+                while try cursor.next() != nil {}
+                Issue.record("read from \(start) passed a wrong block start")
+            } catch {
+                #expect(error.description.contains("do not lead to the start of block \(block)"), "\(error)")
+            }
+        }
+    }
+
     /// An entry repeated in place of another: the count matched and each entry matched the
     /// log's by id, so verify passed a snapshot that every open refuses ("appears twice").
     @Test func verifyRefusesASnapshotThatRepeatsAStream() throws {

@@ -38,6 +38,11 @@ import Testing
     @Test func parsesAContentLengthBody() throws {
         let parsed = try #require(request(parse("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")))
         #expect(parsed.body == Array("hello".utf8))
+        // A list of equal values, compared as numbers: one was "values disagree".
+        let listed = try #require(
+            request(parse("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 05\r\n\r\nhello")))
+        #expect(listed.body == Array("hello".utf8))
+        #expect(status(parse("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\nhello")) == 400)
     }
 
     @Test func parsesAChunkedBodyWithExtensionsAndTrailers() throws {

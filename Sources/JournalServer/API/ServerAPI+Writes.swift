@@ -16,22 +16,11 @@ extension ServerAPI {
                 return .json(201, try self.journal.info(id).json, headers: [Self.location(id)])
             } catch .duplicateStream {
                 let existing = try self.journal.info(id)
-                if Self.sameBytes(existing.metadata, metadata) { return .json(200, existing.json) }
+                if Journal.sameBytes(existing.metadata, metadata) { return .json(200, existing.json) }
                 return .error(
                     409, code: "duplicate_stream",
                     message: "stream \"\(id)\" already exists with different metadata; choose another id")
             }
-        }
-    }
-
-    /// Whether `a` and `b` hold the same keys and values byte for byte. `==` compares strings
-    /// as Unicode text, so a create whose metadata was spelt in another normalisation form
-    /// was answered 200, as if its bytes had been stored.
-    static func sameBytes(_ a: [String: String], _ b: [String: String]) -> Bool {
-        guard a.count == b.count else { return false }
-        return a.allSatisfy { key, value in
-            guard let found = b.index(forKey: key) else { return false }
-            return b[found].key.utf8.elementsEqual(key.utf8) && b[found].value.utf8.elementsEqual(value.utf8)
         }
     }
 

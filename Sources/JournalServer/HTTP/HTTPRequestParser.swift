@@ -306,14 +306,20 @@ struct HTTPRequestParser: Sendable {
             phase = .chunkSize
             return nil
         }
-        if let first = lengths.first {
-            guard lengths.allSatisfy({ $0 == first }) else {
+        if !lengths.isEmpty {
+            // Compared as numbers: "5, 05" is one length (RFC 9110 §8.6 allows a list of
+            // identical values), "5, 6" two.
+            var numbers: [DecimalNumber] = []
+            for text in lengths {
+                guard let number = DecimalNumber(text) else {
+                    throw .badRequest("Content-Length is not a decimal number")
+                }
+                numbers.append(number)
+            }
+            guard numbers.allSatisfy({ $0 == numbers[0] }) else {
                 throw .conflictingFraming("Content-Length values disagree")
             }
-            guard let number = DecimalNumber(first) else {
-                throw .badRequest("Content-Length is not a decimal number")
-            }
-            guard case .value(let length) = number, length <= limits.maxBodyBytes else {
+            guard case .value(let length) = numbers[0], length <= limits.maxBodyBytes else {
                 throw .bodyTooLarge(limit: limits.maxBodyBytes)
             }
             if length > 0 {

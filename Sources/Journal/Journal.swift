@@ -171,6 +171,17 @@ public final class Journal: Sendable {
         try engine.streams(status: status)
     }
 
+    /// Up to `limit` streams (or those with `status`) in creation order, starting after the
+    /// stream numbered `after` (0 for the first), each with its number: the position to ask
+    /// from for the next page. Numbers are never given to another stream (FORMAT.md §7), so
+    /// a stream deleted, or deleted and created again, between two pages neither ends the
+    /// paging nor hides the streams after it, as an id would.
+    package func streamPage(status: StreamStatus?, after: UInt32, limit: Int) throws(JournalError)
+        -> [(number: UInt32, info: StreamInfo)]
+    {
+        try engine.streamPage(status: status, after: after, limit: limit)
+    }
+
     /// A cursor over the stream's chunks from `index` to the last chunk stored now. Finding
     /// chunk `index` costs at most 64 pointer reads, whatever the file size.
     public func chunks(of stream: StreamID, from index: Int = 0) throws(JournalError) -> ChunkCursor {

@@ -42,6 +42,25 @@ extension JournalEngine {
         }
     }
 
+    /// `Journal.streamPage`: entries are in number order (numbers are handed out in slot
+    /// order, and compaction keeps both), so the page starts at the first number above
+    /// `after`.
+    func streamPage(status: StreamStatus?, after: UInt32, limit: Int) throws(JournalError)
+        -> [(number: UInt32, info: StreamInfo)]
+    {
+        try lock.withLock { () throws(JournalError) in
+            try refreshLocked()
+            var page: [(number: UInt32, info: StreamInfo)] = []
+            for slot in 0..<table.count where page.count < limit {
+                guard !table[slot].isDeleted, table[slot].number > after,
+                    status == nil || table[slot].status == status
+                else { continue }
+                page.append((table[slot].number, table[slot].info))
+            }
+            return page
+        }
+    }
+
     /// Offset of the stream's last chunk, or nil when it has none; call with the lock held.
     func lastChunkOffsetLocked(_ entry: StreamEntry) throws(JournalError) -> UInt64? {
         if entry.chunkCount == 0 { return nil }

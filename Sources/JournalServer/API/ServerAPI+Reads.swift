@@ -12,14 +12,15 @@ extension ServerAPI {
         }
     }
 
-    /// `GET /streams?status=open&limit=N&after=ID`: `{"streams": [...], "truncated": bool}` in
-    /// creation order, from the stream after `after` on, at most `limit` (default and maximum
-    /// 10000) and about `maxReadBytes` of JSON (at least one stream); when truncated, `next`
-    /// is the `after` of the next page.
+    /// `GET /streams?status=open&limit=N&after=P`: `{"streams": [...], "truncated": bool}` in
+    /// creation order, at most `limit` (default and maximum 10000) and about `maxReadBytes` of
+    /// JSON (at least one stream); when truncated, `next` is the `after` of the next page.
     ///
     /// A response is built and queued whole, so its size is what a client that never reads
     /// holds in this server's memory: 10,000 streams with 64 KiB of metadata each, escaped,
-    /// came to hundreds of megabytes per request.
+    /// came to hundreds of megabytes per request. The position is the last listed stream's
+    /// number, which no later stream gets: an id in its place skipped every stream between
+    /// it and its new position when it was deleted and created again between two pages.
     func listStreams(_ target: RequestTarget) -> HTTPResponse {
         var status: StreamStatus?
         if let text = target.queryValue("status") {
@@ -31,50 +32,35 @@ extension ServerAPI {
             status = parsed
         }
         let limit: Int
-        switch Self.integerParameter("limit", in: target) {
-        case .success(let value): limit = min(value ?? 10_000, 10_000)
-        case .failure(let problem): return problem.response
+        let after: Int
+        switch (Self.integerParameter("limit", in: target), Self.integerParameter("after", in: target)) {
+        case (.success(let count), .success(let position)):
+            limit = min(count ?? 10_000, 10_000)
+            after = position ?? 0
+        case (.failure(let problem), _), (_, .failure(let problem)):
+            return problem.response
+        }
+        guard after <= Int(UInt32.max) else {
+            return .error(400, code: "invalid_query", message: "after must be a position a previous page gave as next")
         }
         do {
-            let all = try journal.streams(status: nil)
-            var start = all.startIndex
-            if let text = target.queryValue("after") {
-                guard let after = try? StreamID(text) else {
-                    return .error(400, code: "invalid_query", message: "query parameter after must be a stream id")
-                }
-                // Looked up among all streams: the previous page's last one may have ended
-                // since, and left the status filtered.
-                guard let position = all.firstIndex(where: { $0.id == after }) else {
-                    return .error(
-                        404, code: "unknown_stream",
-                        message:
-                            "after=\(after) names no stream (deleted since the previous page?); list again without after"
-                    )
-                }
-                start = position + 1
-            }
+            // One more than fits, to know whether the list goes on.
+            let page = try journal.streamPage(status: status, after: UInt32(after), limit: limit + 1)
             var json = JSONWriter()
             json.beginObject()
             json.key("streams")
             json.beginArray()
             var listed = 0
-            var last: StreamID?
-            var truncated = false
-            for info in all[start...] where status == nil || info.status == status {
-                if listed == limit || (listed > 0 && json.bytes.count >= configuration.maxReadBytes) {
-                    truncated = true
-                    break
-                }
-                info.write(to: &json)
+            while listed < page.count, listed < limit, listed == 0 || json.bytes.count < configuration.maxReadBytes {
+                page[listed].info.write(to: &json)
                 listed += 1
-                last = info.id
             }
             json.endArray()
             json.key("truncated")
-            json.bool(truncated)
-            if truncated, let last {
+            json.bool(listed < page.count)
+            if listed < page.count, listed > 0 {
                 json.key("next")
-                json.string(last.rawValue)
+                json.int(Int(page[listed - 1].number))
             }
             json.endObject()
             return .json(200, json.bytes)

@@ -42,6 +42,7 @@ sources() {
             for file in HTTPLimits HTTPParseError HTTPRequest HTTPRequestParser RequestTarget; do
                 echo "Sources/JournalServer/HTTP/$file.swift"
             done
+            echo Sources/Journal/DecimalNumber.swift
             echo Fuzz/HTTPRequestParserFuzz.swift
             ;;
         sse)
@@ -88,7 +89,7 @@ build() {
     echo "== build $target"
     local started=$SECONDS
     # shellcheck disable=SC2046
-    swiftc -sanitize=fuzzer,address -parse-as-library "$(optimization "$target")" -g -swift-version 6 -module-name "Fuzz_${target//-/_}" \
+    swiftc -sanitize=fuzzer,address -parse-as-library "$(optimization "$target")" -g -swift-version 6 -package-name StreamJournal -module-name "Fuzz_${target//-/_}" \
         $(sources "$target") "${extra[@]}" -o "$out/bin/$target" 2>&1 | { grep -v "Cannot export local symbol" || true; }
     echo "   built in $((SECONDS - started)) s"
 }
@@ -137,7 +138,7 @@ seeds() {
     build_cjournal
     mkdir -p "$out/bin" "Fuzz/corpus/journal-file"
     # shellcheck disable=SC2046
-    swiftc -parse-as-library -Onone -swift-version 6 -module-name JournalSeeds -I "$out/include" \
+    swiftc -parse-as-library -Onone -swift-version 6 -package-name StreamJournal -module-name JournalSeeds -I "$out/include" \
         $(find Sources/Journal -name '*.swift' | sort) Fuzz/Seeds/JournalSeeds.swift "$out"/obj/*.o \
         -sanitize=address -use-ld=lld -o "$out/bin/journal-seeds"
     "$out/bin/journal-seeds" "Fuzz/corpus/journal-file"

@@ -1,4 +1,7 @@
-import Journal
+// DecimalNumber; the fuzz target compiles it into its own module instead (Fuzz/run.sh).
+#if canImport(Journal)
+    import Journal
+#endif
 
 /// An incremental HTTP/1.x request parser that treats every byte as hostile: bytes in,
 /// requests or one error out, no I/O.

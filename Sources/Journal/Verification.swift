@@ -145,7 +145,7 @@ extension Journal {
                     let verdict = TailVerdict.examineBesideWriter(
                         file, from: offset, undecodable: true, headerGeneration: header.generation,
                         minimumGeneration: scanner.lastGeneration, path: path,
-                        latestOfStream: { table.slot(number: $0).map { table[$0].lastOffset } })
+                        latestOfStream: { table.lastOffset(ofNumber: $0) })
                 else { break scan }
                 switch verdict {
                 case .torn:
@@ -218,11 +218,10 @@ extension Journal {
                     detail:
                         "highest stream number \(snapshot.highestStreamNumber), the log says \(table.highestNumber)"))
         }
-        // As an open that loads it checks (`StreamTable(uniqueEntries:)`): with an entry
-        // repeated in place of another, the count and each entry's lookup still matched.
-        var ids = Set<StreamID>()
-        for entry in snapshot.streams where !ids.insert(entry.id).inserted {
-            return .failure(SnapshotMismatch(detail: "stream \"\(entry.id)\" appears twice"))
+        // The check an open that loads it makes: with an entry repeated in place of another,
+        // the count and each entry's lookup by id still matched.
+        do { _ = try StreamTable(uniqueEntries: snapshot.streams) } catch {
+            return .failure(SnapshotMismatch(detail: error.detail))
         }
         if snapshot.streams.count != table.live.count {
             return .failure(

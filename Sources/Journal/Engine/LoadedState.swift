@@ -209,7 +209,7 @@ struct LoadedState {
             let verdict = TailVerdict.examineBesideWriter(
                 file, from: end, undecodable: stoppedAtUndecodable, headerGeneration: header.generation,
                 minimumGeneration: lastGeneration, path: path,
-                latestOfStream: { [table] in table.slot(number: $0).map { table[$0].lastOffset } })
+                latestOfStream: { [table] in table.lastOffset(ofNumber: $0) })
         else { return }
         switch verdict {
         case .torn:
@@ -259,15 +259,10 @@ struct LoadedState {
         do {
             table = try StreamTable(uniqueEntries: snapshot.streams)
         } catch {
-            switch error {
-            case .id(let id):
-                return .failure(DecodeError(offset: 0, detail: "stream \"\(id)\" appears twice"))
-            case .number(let number):
-                // Two entries with one number made the second replace the first in the number
-                // index: records after the snapshot then went to the wrong stream, and the next
-                // writable open wrote records that failed every open after it.
-                return .failure(DecodeError(offset: 0, detail: "stream number \(number) appears twice"))
-            }
+            // Two entries with one number made the second replace the first in the number
+            // index: records after the snapshot then went to the wrong stream, and the next
+            // writable open wrote records that failed every open after it.
+            return .failure(DecodeError(offset: 0, detail: error.detail))
         }
         table.raiseHighestNumber(to: snapshot.highestStreamNumber)
         return .success((table, header.generation))

@@ -98,6 +98,12 @@ struct StreamTable: Sendable {
         return slotByNumber[number]
     }
 
+    /// The offset of the latest record of the live stream numbered `number`: what a record
+    /// that continues it points back at (recovery's and verify's test of a linked record).
+    func lastOffset(ofNumber number: UInt32) -> UInt64? {
+        slot(number: number).map { entries[$0].lastOffset }
+    }
+
     subscript(slot: Int) -> StreamEntry {
         // `_read` lends the entry: reading one field copies neither it nor its references.
         _read { yield entries[slot] }
@@ -120,6 +126,14 @@ struct StreamTable: Sendable {
         case id(StreamID)
         /// Two entries have this number.
         case number(UInt32)
+
+        /// The sentence an open and `verify` both give for it.
+        var detail: String {
+            switch self {
+            case .id(let id): return "stream \"\(id)\" appears twice"
+            case .number(let number): return "stream number \(number) appears twice"
+            }
+        }
     }
 
     /// The table of `entries`, in slot order, unless two of them share an id or a number.

@@ -56,6 +56,10 @@ int cjs_signalfd_for_shutdown(void) {
     sigaddset(&set, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
     signal(SIGPIPE, SIG_IGN);
+    // Past a file-size limit (RLIMIT_FSIZE, systemd's LimitFSIZE) the kernel sends SIGXFSZ,
+    // whose default action kills the process with a core dump; ignored, the growth fails
+    // with EFBIG, which the journal reports and the server answers with 507.
+    signal(SIGXFSZ, SIG_IGN);
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 

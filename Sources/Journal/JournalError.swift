@@ -115,6 +115,10 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .corruption(let path, let offset, let detail):
             return "\(path) is damaged at byte offset \(offset): \(detail); run `journalctl-stream verify` and `repair`"
         case .io(let operation, let path, let errno):
+            if errno.isOutOfRoom {
+                return "\(operation) failed on \(path): \(errno); the file system (or a quota or file-size limit) "
+                    + "has no room: free space or compact the journal, then retry"
+            }
             return "\(operation) failed on \(path): \(errno)"
         case .poisoned(let path, let cause):
             return "\(path) refuses writes after an earlier failure (\(cause)); close and reopen it to recover"

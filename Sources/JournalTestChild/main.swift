@@ -150,12 +150,16 @@ func run() throws {
         }
         try journal.close()
     case "file-size-limit":
-        // PATH BYTES: appends until the file-size limit stops it; prints each ack and the
-        // errors of the failing append and of the one after it.
+        // PATH BYTES: appends until the file-size limit stops it; prints each ack, the errors
+        // of the failing append and of the one after it, then lifts the limit and appends
+        // once more ("third-ack INDEX" or "third-error CODE").
         signal(SIGXFSZ, SIG_IGN)
         let journal = try Journal(path: path, options: JournalOptions(durability: .none))
         let id = try journal.createStream(StreamID("full"))
-        var limit = rlimit(rlim_cur: rlim_t(Int(arguments[3])!), rlim_max: rlim_t(Int(arguments[3])!))
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
+        let unlimited = limit.rlim_cur
+        limit.rlim_cur = rlim_t(Int(arguments[3])!)
         setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
         var index = 0
         while true {
@@ -169,10 +173,18 @@ func run() throws {
             }
         }
         do {
-            try journal.append([1, 2, 3], to: id)
+            // The same append again: it needs the same room (a smaller one may still fit).
+            try journal.append([UInt8](repeating: 0x61, count: 4000) + payload(stream: 0, index: index), to: id)
             say("second-append succeeded")
         } catch {
             say("second-error \(error.code)")
+        }
+        limit.rlim_cur = unlimited
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
+        do {
+            say("third-ack \(try journal.append(payload(stream: 0, index: index), to: id))")
+        } catch {
+            say("third-error \(error.code) \(error)")
         }
         exit(0)
     default:

@@ -222,6 +222,38 @@ import Testing
         #expect(ended.last?.text.contains("\"status\":\"deleted\"") == true)
     }
 
+    /// A full disk is a 507 for the appends that need room, and the server goes on: the
+    /// journal is not poisoned (it used to answer 503 to every write until a restart), and a
+    /// file-size limit no longer kills the server with SIGXFSZ.
+    @Test func aFullDiskAnswers507AndTheServerWritesAgainOnceThereIsRoom() throws {
+        let directory = TestDirectory()
+        let file = directory.file("j.sj")
+        let server = ServerProcess(file: file)
+        let client = TestHTTPClient(port: server.port)
+        #expect(client.request("PUT", "/streams/s")?.status == 201)
+        // The server may write its file up to the size it has now, and no further.
+        var info = stat()
+        #expect(stat(file, &info) == 0)
+        #expect(setFileSizeLimit(of: server.pid, to: UInt64(info.st_size)) == 0)
+        let chunk = [UInt8](repeating: 0x61, count: 64 << 10)
+        var accepted = 0
+        var refusal: TestResponse?
+        while accepted < 100, refusal == nil {
+            guard let response = client.request("POST", "/streams/s/chunks", body: chunk) else { break }
+            if response.status == 201 { accepted += 1 } else { refusal = response }
+        }
+        #expect(accepted > 0)
+        #expect(refusal?.status == 507, "\(refusal?.text ?? "no refusal; the server is \(server.standardError())")")
+        #expect(refusal?.field("code") == "io")
+        #expect(refusal?.text.contains("File too large") == true)
+        #expect(client.request("POST", "/streams/s/chunks", body: chunk)?.status == 507, "not poisoned: 503")
+        #expect(setFileSizeLimit(of: server.pid, to: nil) == 0)
+        let after = try #require(client.request("POST", "/streams/s/chunks", body: chunk))
+        #expect(after.status == 201)
+        #expect(after.field("index") == String(accepted))
+        #expect(client.request("GET", "/streams/s")?.field("chunkCount") == String(accepted + 1))
+    }
+
     @Test func heartbeatsAndRetryCarryNoID() throws {
         let directory = TestDirectory()
         let server = ServerProcess(file: directory.file("j.sj"), ["--heartbeat", "100ms", "--retry", "2s"])

@@ -42,7 +42,7 @@ int cjs_accept(int fd);
 
 /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads created afterwards
 /// inherit the mask, so the signals are only ever seen through the descriptor), ignores
-/// SIGPIPE, and returns signalfd(-1, {SIGINT, SIGTERM, SIGHUP}, SFD_NONBLOCK | SFD_CLOEXEC).
+/// SIGPIPE and SIGXFSZ, and returns signalfd(-1, {SIGINT, SIGTERM, SIGHUP}, SFD_NONBLOCK | SFD_CLOEXEC).
 int cjs_signalfd_for_shutdown(void);
 /// Reads one signalfd_siginfo; returns its signal number, or -1 with errno set.
 int cjs_signalfd_read(int fd);

@@ -100,8 +100,8 @@ extension JournalEngine {
     /// Whether the file system has room for the compacted file and, beside it, for one
     /// growth of the writer's file. A compaction allocates its new file up front and holds it
     /// for the whole copy; on a nearly full disk that space was the writer's, whose next
-    /// growth then failed with ENOSPC and poisoned the handle, for a compaction nobody asked
-    /// for. An automatic compaction waits for the room instead (an explicit `compact` tries).
+    /// growth then failed with ENOSPC (which poisoned the handle until 1.15 of FORMAT.md),
+    /// for a compaction nobody asked for. An automatic compaction waits for the room instead (an explicit `compact` tries).
     /// One growth, not more: a compaction that would free space must not wait until the
     /// writer has used it up. When the file system cannot say, it proceeds as before.
     private func hasRoom(toCompact kept: UInt64, fileBytes: UInt64, growth: UInt64) -> Bool {
@@ -148,6 +148,9 @@ extension JournalEngine {
         let now = Clock.monotonicNanoseconds()
         var nextSync = syncIntervalNanoseconds.map { now + $0 }
         var nextStaleCheck = staleCheckNanoseconds.map { now + $0 }
+        // After a snapshot that failed without poisoning the handle (no room to grow the
+        // file): the next try waits a second, or this loop spun on a full core meanwhile.
+        var snapshotRetryAt: UInt64?
         lock.lock()
         while !stopMaintenance {
             let current = Clock.monotonicNanoseconds()
@@ -157,9 +160,12 @@ extension JournalEngine {
             let idleCheckpointAt =
                 options.idleCheckpointSync && !syncInFlight && checkpointDue
                 ? lastSyncNanoseconds + 1_000_000_000 : nil
-            let deadline = [nextSync, nextStaleCheck, idleCheckpointAt, current + 1_000_000_000]
-                .compactMap { $0 }.min()!
-            let snapshotDue = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
+            let snapshotWanted = bytesSinceSnapshot >= UInt64(options.snapshotInterval)
+            let snapshotDue = snapshotWanted && (snapshotRetryAt.map { $0 <= current } ?? true)
+            let deadline = [
+                nextSync, nextStaleCheck, idleCheckpointAt, snapshotWanted ? snapshotRetryAt : nil,
+                current + 1_000_000_000,
+            ].compactMap { $0 }.min()!
             let asyncSyncDue = !durabilityWaiters.isEmpty
             if !snapshotDue && !asyncSyncDue && deadline > current {
                 lock.wait(nanoseconds: deadline - current)
@@ -175,8 +181,16 @@ extension JournalEngine {
                 (idleCheckpointAt.map { $0 <= current } ?? false) && !(syncDue && dirty) && !asyncSyncDue
             lock.unlock()
             if healthy {
-                // Errors poison the handle; the next caller sees them, so they are not lost here.
-                if snapshotDue { try? writeSnapshot() }
+                // Errors poison the handle, and the next caller sees them, or they are a full
+                // disk, which the next append meets itself: nothing is lost here.
+                if snapshotDue {
+                    do throws(JournalError) {
+                        try writeSnapshot()
+                        snapshotRetryAt = nil
+                    } catch {
+                        snapshotRetryAt = Clock.monotonicNanoseconds() + 1_000_000_000
+                    }
+                }
                 if (syncDue && dirty) || asyncSyncDue { try? sync() }
                 if checkpointSyncDue { try? syncCheckpoint() }
                 if staleDue { interruptStaleStreams() }

@@ -24,13 +24,33 @@ extension JournalEngine {
     /// Makes room for `needed` bytes of file; call with the lock held. Grows by at least an
     /// eighth of the file (4 MiB to 256 MiB) with `fallocate`, so that a full disk is an error
     /// here rather than a SIGBUS in a write through the mapping.
+    ///
+    /// A file system without room for that step may still have room for the record: the
+    /// growth is tried again with only what `needed` asks (in 64 KiB units). Running out of
+    /// room (`ENOSPC`, `EDQUOT`, `EFBIG`) fails this call and nothing else: nothing was
+    /// written into the new space, so the handle stays writable and the next append tries
+    /// again (FORMAT.md §10). It used to poison the handle, so one moment of a full disk
+    /// took a server's writer down until a restart. Any other failure still poisons.
     func ensureCapacity(_ needed: UInt64) throws(JournalError) {
         if needed <= fileSize { return }
-        let grow = max(needed - fileSize, growthStep)
+        let step = max(needed - fileSize, growthStep)
+        let least = (needed - fileSize + 0xFFFF) & ~UInt64(0xFFFF)
+        var grow = step
         do {
-            try fd.allocate(offset: fileSize, length: grow)
+            do {
+                try fd.allocate(offset: fileSize, length: step)
+            } catch let error where error.isOutOfRoom && least < step {
+                grow = least
+                try fd.allocate(offset: fileSize, length: least)
+            }
         } catch {
-            throw poison(.io(operation: "fallocate \(grow) bytes at offset \(fileSize)", path: path, errno: error))
+            let failure = JournalError.io(
+                operation: "fallocate \(grow) bytes at offset \(fileSize)", path: path, errno: error)
+            if error.isOutOfRoom {
+                statistics.growthsRefused += 1
+                throw failure
+            }
+            throw poison(failure)
         }
         fileSize += grow
         if fileSize > UInt64(region.length) {
@@ -127,13 +147,18 @@ extension JournalEngine {
             guard let slot = table.slot(of: id, hint: lastSlot) else { throw .unknownStream(id) }
             lastSlot = slot
             guard table[slot].status == .open else { throw .streamFinished(id, status: table[slot].status) }
+            var bytes: UInt64 = 0
             for i in 0..<count {
                 let size = chunk(i).count
                 if size > options.maxChunkSize { throw .chunkTooLarge(size: size, limit: options.maxChunkSize) }
+                bytes += UInt64(Layout.aligned(RecordField.size + size))
             }
             let first = Int(table[slot].chunkCount)
             // All or nothing, as for the sizes: a batch that would not fit stores none of it.
             if count > Journal.maxChunksPerStream - first { throw .streamFull(id, chunkCount: first) }
+            // And the room for all of it, before the first record: a growth refused halfway
+            // (a full disk, which no longer poisons the handle) stored the batch's first half.
+            try ensureCapacity(end + bytes)
             for i in 0..<count { try appendChunkLocked(slot: slot, chunk(i)) }
             return (first, endPosition, doorbellsLocked(slot: slot, lastChunkLength: nil))
         }

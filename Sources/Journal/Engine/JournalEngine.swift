@@ -504,6 +504,8 @@ struct EngineStatistics: Sendable {
     var compactions = 0
     /// Automatic compactions put off because the file system lacked room (`hasRoom(toCompact:)`).
     var compactionsDeferredForSpace = 0
+    /// Growths of the file refused for want of room (the appends failed; the handle did not).
+    var growthsRefused = 0
     var lastCompactionPauseNanoseconds: UInt64 = 0
     /// Read-only handles: looks for other processes' records (each a stat(2) of the path),
     /// those made by the poller, and waiters examined for a wake. Tests check that followers

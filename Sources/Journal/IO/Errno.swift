@@ -23,6 +23,11 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         "\(String(cString: strerror(rawValue))) (errno \(rawValue))"
     }
 
+    /// Whether the error means only that the file system, a quota or the process's
+    /// file-size limit has no room (`ENOSPC`, `EDQUOT`, `EFBIG`): a failed `fallocate` with
+    /// it leaves the file and the handle as they were.
+    public var isOutOfRoom: Bool { rawValue == ENOSPC || rawValue == EDQUOT || rawValue == EFBIG }
+
     static let interrupted = Errno(rawValue: EINTR)
     static let wouldBlock = Errno(rawValue: EWOULDBLOCK)
     static let noEntry = Errno(rawValue: ENOENT)

@@ -15,7 +15,8 @@ extension JournalError {
         case "chunk_too_large", "metadata_too_large", "reason_too_large": return 413
         case "locked", "poisoned", "read_only", "closed", "busy": return 503
         case "io":
-            if case .io(_, _, let errno) = self, errno.rawValue == ENOSPC || errno.rawValue == EDQUOT { return 507 }
+            // EFBIG too: a file-size limit (systemd's LimitFSIZE) is the same "no room".
+            if case .io(_, _, let errno) = self, errno.isOutOfRoom { return 507 }
             return 500
         default: return 500
         }

@@ -7,7 +7,8 @@ import Journal
 ///
 /// Must be created on the main thread before any other thread starts: the signals are
 /// blocked in the creating thread's mask, which later threads inherit. SIGPIPE is ignored
-/// (a write to a closed socket then fails with `EPIPE`).
+/// (a write to a closed socket then fails with `EPIPE`), and so is SIGXFSZ (a growth past a
+/// file-size limit then fails with `EFBIG`: a 507, not a killed server).
 struct SignalFD: ~Copyable {
     /// The descriptor the loop registers for readability.
     let descriptor: Int32

@@ -134,10 +134,23 @@ final class Spawned {
         closeInheritedDescriptors(&actions)
         let executable = ServerProcess.executable
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        // Every signal at its default action, as a service manager starts the server: the
+        // test runner ignores some (SIGXFSZ among them), and a child inherits what is
+        // ignored, so a server that died of SIGXFSZ in production lived on here.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         precondition(result == 0, "posix_spawn \(executable) failed: \(result)")
         posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attributes)
         for pointer in argv { free(pointer) }
         Glibc.close(out[1])
         Glibc.close(err[1])

@@ -108,6 +108,40 @@ extension Journal {
         var table = StreamTable()
         var snapshots: [UInt64: UInt64] = [:]
         var scanner = LogScanner(log: file, from: Layout.logStart, maxGeneration: header.generation)
+        /// Torn tail or damage, for the log ending at `offset` at or after the checkpoint.
+        func classifyTail(at offset: UInt64, reason: String, zeros: Bool) {
+            // A live writer finished the record meanwhile: the log just ended there.
+            guard
+                let verdict = TailVerdict.examineBesideWriter(
+                    file, from: offset, undecodable: true, headerGeneration: header.generation,
+                    minimumGeneration: scanner.lastGeneration,
+                    zeroRunLimit: zeros ? TailVerdict.cleanEndZeroRunLimit : TailVerdict.zeroRunLimit, path: path,
+                    latestOfStream: { table.lastOffset(ofNumber: $0) })
+            else { return }
+            switch verdict {
+            case .torn:
+                // Zeros with nothing intact after them: the clean end of the log.
+                if !zeros { report.tailNote = "torn tail at offset \(offset): \(reason)" }
+            case .tornBeforeLaterWrites(let later):
+                report.tailNote =
+                    "torn tail at offset \(offset): \(reason); a sector of it was never written (a power loss), "
+                    + "and the unsynced records from offset \(later), which the disk wrote before it, go with it"
+            case .damaged(let intact):
+                report.problems.append(
+                    .init(
+                        offset: offset,
+                        detail:
+                            "\(reason); an intact record follows at offset \(intact), so this is damage, not a torn write"
+                    ))
+            case .newerGeneration(let at, let generation):
+                report.problems.append(
+                    .init(
+                        offset: at,
+                        detail:
+                            "record of writer generation \(generation), newer than the current header's \(header.generation): the newer header slot is damaged"
+                    ))
+            }
+        }
         scan: while true {
             switch scanner.next() {
             case .record(let record, let body, let offset):
@@ -133,6 +167,12 @@ extension Journal {
                 report.records += 1
             case .end(let offset):
                 report.logEnd = offset
+                // Zeros where a record should start, with more file after them, are looked
+                // past as invalid bytes are (FORMAT.md §5): records the disk returned zeros
+                // in front of were dropped silently, and a writable open erased them.
+                if offset >= header.checkpointEnd && offset + UInt64(RecordField.size) <= UInt64(file.count) {
+                    classifyTail(at: offset, reason: "zero bytes where a record should start", zeros: true)
+                }
                 break scan
             case .invalid(let offset, let reason):
                 report.logEnd = offset
@@ -140,35 +180,7 @@ extension Journal {
                     report.problems.append(.init(offset: offset, detail: "\(reason), before the durable checkpoint"))
                     break scan
                 }
-                // A live writer finished the record meanwhile: the log just ended there.
-                guard
-                    let verdict = TailVerdict.examineBesideWriter(
-                        file, from: offset, undecodable: true, headerGeneration: header.generation,
-                        minimumGeneration: scanner.lastGeneration, path: path,
-                        latestOfStream: { table.lastOffset(ofNumber: $0) })
-                else { break scan }
-                switch verdict {
-                case .torn:
-                    report.tailNote = "torn tail at offset \(offset): \(reason)"
-                case .tornBeforeLaterWrites(let later):
-                    report.tailNote =
-                        "torn tail at offset \(offset): \(reason); a sector of it was never written (a power loss), "
-                        + "and the unsynced records from offset \(later), which the disk wrote before it, go with it"
-                case .damaged(let intact):
-                    report.problems.append(
-                        .init(
-                            offset: offset,
-                            detail:
-                                "\(reason); an intact record follows at offset \(intact), so this is damage, not a torn write"
-                        ))
-                case .newerGeneration(let at, let generation):
-                    report.problems.append(
-                        .init(
-                            offset: at,
-                            detail:
-                                "record of writer generation \(generation), newer than the current header's \(header.generation): the newer header slot is damaged"
-                        ))
-                }
+                classifyTail(at: offset, reason: reason, zeros: false)
                 break scan
             }
         }

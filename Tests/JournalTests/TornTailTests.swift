@@ -130,6 +130,77 @@ import Testing
         #expect(repair.chunksKept >= 2)
     }
 
+    /// Zeros where a record should start ended the log cleanly, and nothing looked past them:
+    /// the open dropped the intact records after them without a word, `verify` called the
+    /// file valid, and the writable open then zeroed them for good. Zeros that hold no whole
+    /// sector are not a power loss's unwritten sector, so they are damage, as other invalid
+    /// bytes followed by intact records are (FORMAT.md §5).
+    @Test func zerosWhereARecordShouldStartFollowedByIntactRecordsAreDamage() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<6).map { Array("payload number \($0)".utf8) }
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let records = Self.chunkRecords(bytes)
+        #expect(try Self.header(bytes).checkpointEnd <= records[0].offset)
+        let zeroed = records[2]
+        for index in Int(zeroed.offset)..<Int(zeroed.end) { bytes[index] = 0 }
+        #expect(!TailVerdict.hasZeroSector(bytes.withUnsafeBytes { $0 }, from: zeroed.offset, to: zeroed.end))
+        FileBytes.write(bytes, to: path)
+
+        Self.expectRefused(
+            path, at: zeroed.offset, mentioning: "intact record follows at offset \(records[3].offset)")
+        #expect(
+            "\(Result { try Journal.openReadOnly(path: path) })".contains("zero bytes where a record should start"))
+        let repair = try Journal.repair(path: path)
+        #expect(repair.chunksKept == 2)
+        var cursor = try Journal.openReadOnly(path: path).chunks(of: id)
+        #expect(try cursor.collect().map(\.bytes) == Array(chunks.prefix(2)))
+    }
+
+    /// A power loss may write a later page before the one a record starts in; a zero sector
+    /// then starts the log's end, and the records after it were never synced: a torn tail,
+    /// dropped with a note naming them, as when the zeros fall inside the torn record.
+    @Test func aPageNeverWrittenBeforeLaterWritesIsATornTailWithANote() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<40).map { Array(repeating: UInt8(truncatingIfNeeded: $0), count: 200 + $0) }
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let records = Self.chunkRecords(bytes)
+        // The first record that starts on a 4 KiB page boundary or after one: zero from
+        // there to the end of that page.
+        let page = (Int(records[1].offset) + 4095) / 4096 * 4096
+        let first = try #require(records.firstIndex { $0.offset >= page })
+        let start = Int(records[first].offset)
+        let end = (start / 4096 + 1) * 4096
+        let after = try #require(records.first { $0.offset >= end })
+        #expect(end - start >= 512)
+        for index in start..<end { bytes[index] = 0 }
+        FileBytes.write(bytes, to: path)
+
+        let report = bytes.withUnsafeBytes { Journal.verify($0, path: path) }
+        #expect(report.isClean, "\(report.problems)")
+        #expect(report.tailNote?.contains("from offset \(after.offset)") == true, "\(report.tailNote ?? "none")")
+        let journal = try Journal(path: path)
+        #expect(journal.recoveryReport.tornTailOffset == UInt64(start))
+        #expect(journal.recoveryReport.tornTailReason?.contains("zero bytes where a record should start") == true)
+        #expect(try journal.info(id).chunkCount == first)
+        try journal.close()
+    }
+
+    /// The usual end of the log, zeros up to the file's size, is no torn tail.
+    @Test func theCleanEndOfALogIsNoTornTail() throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        _ = try Self.crashedJournal(at: path, chunks: [Array("one".utf8)])
+        let report = FileBytes.read(path).withUnsafeBytes { Journal.verify($0, path: path) }
+        #expect(report.isClean && report.tailNote == nil, "\(report)")
+        let journal = try Journal(path: path)
+        #expect(journal.recoveryReport.tornTailOffset == nil)
+        try journal.close()
+    }
+
     @Test func syncsMoveTheCheckpointSoDamageInSyncedRecordsIsRefused() throws {
         let directory = TestDirectory()
         let path = directory.file("j.sj")

@@ -12,6 +12,9 @@ struct LoadedState {
     /// Whether those bytes did not decode as a record (rather than an intact record that
     /// broke a lifecycle rule).
     var stoppedAtUndecodable = false
+    /// Whether the scan stopped at 40 zero bytes with more file after them (not at the
+    /// file's end): the usual end of the log, looked past all the same (FORMAT.md §5).
+    var stoppedAtZeros = false
     /// Snapshots the header slots describe that a compaction's copy skips if their record is
     /// damaged (offset: aligned length): those the scan met damaged and skipped, and those
     /// before the snapshot loaded, which no open step reads.
@@ -159,6 +162,7 @@ struct LoadedState {
                 state.report.recordsScanned += 1
             case .end(let offset):
                 state.end = offset
+                state.stoppedAtZeros = offset + UInt64(RecordField.size) <= UInt64(file.count)
                 break scanLoop
             case .invalid(let offset, let reason):
                 // A snapshot the file ends inside is not skipped: past it is past the file (a
@@ -190,7 +194,7 @@ struct LoadedState {
                 } ?? "the log ends before the durable checkpoint at \(picked.header.checkpointEnd)"
             throw .corruption(path: path, offset: state.end, detail: detail)
         }
-        if state.stoppedAtInvalid {
+        if state.stoppedAtInvalid || state.stoppedAtZeros {
             try state.classifyTail(file, path: path, damagedSlots: picked.damaged)
         }
         state.report.logEnd = state.end
@@ -203,17 +207,21 @@ struct LoadedState {
     private mutating func classifyTail(
         _ file: UnsafeRawBufferPointer, path: String, damagedSlots: [String]
     ) throws(JournalError) {
-        let reason = report.tornTailReason ?? "invalid record"
-        // A reader racing a live writer finds the record at `end` half-written.
+        let reason =
+            stoppedAtZeros ? "zero bytes where a record should start" : report.tornTailReason ?? "invalid record"
+        // A reader racing a live writer finds the record at `end` half-written (or not yet
+        // begun: zeros).
         guard
             let verdict = TailVerdict.examineBesideWriter(
-                file, from: end, undecodable: stoppedAtUndecodable, headerGeneration: header.generation,
-                minimumGeneration: lastGeneration, path: path,
+                file, from: end, undecodable: stoppedAtUndecodable || stoppedAtZeros,
+                headerGeneration: header.generation, minimumGeneration: lastGeneration,
+                zeroRunLimit: stoppedAtZeros ? TailVerdict.cleanEndZeroRunLimit : TailVerdict.zeroRunLimit, path: path,
                 latestOfStream: { [table] in table.lastOffset(ofNumber: $0) })
         else { return }
         switch verdict {
         case .torn:
-            report.tornTailOffset = end
+            // Zeros with nothing intact after them: the clean end of the log, no torn tail.
+            if !stoppedAtZeros { report.tornTailOffset = end }
         case .tornBeforeLaterWrites(let later):
             report.tornTailOffset = end
             report.tornTailReason =

@@ -61,11 +61,15 @@ extension Journal {
                 let (_, end) = try bytes(element) { raw in try self.engine.appendWithoutAcknowledging(raw, to: stream) }
                 if everyAck { try await engine.awaitDurable(upTo: end) }
             } catch let error as JournalError {
-                // A chunk the journal refuses (too large, the stream full) leaves it working: the
-                // stream fails with the reason, rather than stay open for good. Any other error
-                // is the journal's own, and the stream cannot be ended through it either.
+                // A chunk the journal refuses (too large, the stream full, no room on the disk)
+                // leaves it working: the stream fails with the reason, rather than stay open
+                // for good (the terminal record is small and usually fits where the chunk did
+                // not). Any other error is the journal's own, and the stream cannot be ended
+                // through it either.
                 switch error {
                 case .chunkTooLarge, .streamFull:
+                    try? await end(stream, .failed, reason: Journal.clipped(error.description))
+                case .io(_, _, let errno) where errno.isOutOfRoom:
                     try? await end(stream, .failed, reason: Journal.clipped(error.description))
                 default:
                     break

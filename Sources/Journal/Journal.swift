@@ -158,7 +158,8 @@ public final class Journal: Sendable {
     public func writeSnapshot() throws(JournalError) { try engine.writeSnapshot() }
 
     /// Writes a final snapshot, syncs, and releases the file and its lock. Further calls
-    /// throw `closed`. Closing twice is harmless.
+    /// throw `closed`. Closing twice is harmless. On a full disk the snapshot is skipped
+    /// (the next open scans more log) and the close still succeeds.
     public func close() throws(JournalError) { try engine.close() }
 
     // MARK: Reading

@@ -117,7 +117,7 @@ public enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let operation, let path, let errno):
             if errno.isOutOfRoom {
                 return "\(operation) failed on \(path): \(errno); the file system (or a quota or file-size limit) "
-                    + "has no room: free space or compact the journal, then retry"
+                    + "has no room: free some space, then retry"
             }
             return "\(operation) failed on \(path): \(errno)"
         case .poisoned(let path, let cause):

@@ -75,14 +75,14 @@ enum JournalServerMain {
         return closeJournal(journal, metrics: api.metrics)
     }
 
-    /// Sync, snapshot, close: after this every acknowledged append is on disk and the next
-    /// open reads one snapshot.
+    /// Sync, then close, which writes a snapshot: after this every acknowledged append is on
+    /// disk and the next open reads one snapshot (or, on a full disk, scans the log after
+    /// the last one).
     private static func closeJournal(_ journal: Journal, metrics: ServerMetrics) -> Int32 {
         do {
             let start = MonotonicClock.now()
             try journal.sync()
             metrics.syncDuration.observe(since: start)
-            try journal.writeSnapshot()
             try journal.close()
             log("stopped cleanly")
             return 0

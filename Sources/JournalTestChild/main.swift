@@ -182,7 +182,8 @@ func run() throws {
         limit.rlim_cur = unlimited
         setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
         do {
-            say("third-ack \(try journal.append(payload(stream: 0, index: index), to: id))")
+            let chunk = [UInt8](repeating: 0x61, count: 4000) + payload(stream: 0, index: index)
+            say("third-ack \(try journal.append(chunk, to: id))")
         } catch {
             say("third-error \(error.code) \(error)")
         }

@@ -91,7 +91,7 @@ struct FullDiskTests {
             return
         }
         #expect(operation.hasPrefix("fallocate") && errno == Errno(rawValue: ENOSPC))
-        #expect("\(error!)".contains("free space or compact the journal, then retry"), "\(error!)")
+        #expect("\(error!)".contains("free some space, then retry"), "\(error!)")
         // The failed append stored nothing, and the handle still takes what needs no room.
         #expect(try journal.info(id).chunkCount == stored)
         #expect(throws: Never.self) { try journal.createStream(StreamID("small")) }
@@ -147,6 +147,47 @@ struct FullDiskTests {
         try journal.close()
         let reopened = try Journal.openReadOnly(path: path)
         #expect(try reopened.info(id).chunkCount == atTheEdge + more)
+        try reopened.close()
+    }
+
+    /// `record` ends the stream as failed when a chunk finds no room, as when the journal
+    /// refuses a chunk: the handle no longer goes down with the full disk, so the stream
+    /// stayed open for good (until a restart interrupted it).
+    @Test func recordingIntoAFullDiskFailsTheStream() async throws {
+        let disk = DiskSpace()
+        let journal = try Journal(path: TestDirectory().file("record.sj"), options: Self.options(disk))
+        let id = try journal.createStream(StreamID("s"))
+        disk.free = 0
+        let chunks = AsyncStream<[UInt8]> { continuation in
+            for _ in 0..<100 { continuation.yield([UInt8](repeating: 0x61, count: 64 << 10)) }
+            continuation.finish()
+        }
+        await #expect(throws: JournalError.self) { try await journal.record(chunks, into: id) }
+        let (fileSize, end) = journal.engine.lock.withLock { (journal.engine.fileSize, journal.engine.end) }
+        // The terminal record, with a reason of a few hundred bytes, fits where the chunk did not.
+        try #require(fileSize - end >= 1024)
+        let info = try journal.info(id)
+        #expect(info.status == .failed)
+        #expect(info.reason?.contains("No space left on device") == true, "\(info.reason ?? "no reason")")
+        try journal.close()
+    }
+
+    /// Closing on a full disk skips the final snapshot (the next open scans more log) and
+    /// succeeds: it failed, and journal-server exited 1 without closing.
+    @Test func closingOnAFullDiskSkipsTheSnapshot() throws {
+        let disk = DiskSpace()
+        let path = TestDirectory().file("close.sj")
+        let journal = try Journal(path: path, options: Self.options(disk))
+        let id = try journal.createStream(StreamID("s"))
+        disk.free = 0
+        let (stored, _) = Self.fill(journal, id)
+        _ = Self.fill(journal, id, with: [1])
+        let skipped = journal.engine.lock.withLock { journal.engine.statistics.snapshotsSkipped }
+        #expect(throws: Never.self) { try journal.close() }
+        #expect(journal.engine.lock.withLock { journal.engine.statistics.snapshotsSkipped } == skipped + 1)
+        let reopened = try Journal.openReadOnly(path: path)
+        #expect(reopened.recoveryReport.snapshotOffset == nil)
+        #expect(try reopened.info(id).chunkCount > stored)
         try reopened.close()
     }
 

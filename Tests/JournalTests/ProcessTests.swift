@@ -148,7 +148,7 @@ import Testing
         #expect(acked > 0)
         #expect(failure?.hasPrefix("error io ") == true, "\(failure ?? "no error")")
         #expect(failure?.contains("fallocate") == true)
-        #expect(failure?.contains("free space or compact the journal") == true)
+        #expect(failure?.contains("free some space, then retry") == true)
         #expect(second == "second-error io")
         #expect(third == "third-ack \(acked)")
         let journal = try Journal(path: path)

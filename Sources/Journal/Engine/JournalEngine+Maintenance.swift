@@ -269,7 +269,14 @@ extension JournalEngine {
         for id in stale {
             // The stream may have been appended to or finished since the look: re-check
             // under the lock inside `finishIfStale`.
-            try? finishIfStale(id, cutoff: cutoff, reason: InterruptReason.stale(staleAfter))
+            do throws(JournalError) {
+                try finishIfStale(id, cutoff: cutoff, reason: InterruptReason.stale(staleAfter))
+            } catch .io(_, _, let errno) where errno.isOutOfRoom {
+                // The next check tries again; the rest of this pass would only meet the full
+                // disk once per stream.
+                break
+            } catch {
+            }
         }
     }
 

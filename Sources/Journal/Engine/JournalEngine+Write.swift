@@ -446,10 +446,29 @@ extension JournalEngine {
 
     /// Appends an index snapshot, makes it durable, then points the header at it; writes
     /// nothing when the table encodes to more than a record body can hold (FORMAT.md §7).
-    func writeSnapshot() throws(JournalError) {
+    ///
+    /// `optional` snapshots (at close, after recovery) are skipped, not failed, when the file
+    /// system has no room for them: they only save the next open a scan, and a full disk
+    /// failed the close (journal-server then exited 1) or the open that would have freed
+    /// space.
+    func writeSnapshot(optional: Bool = false) throws(JournalError) {
+        do {
+            try writeSnapshotOrThrow()
+        } catch .io(_, _, let errno) where optional && errno.isOutOfRoom && lock.withLock({ failure == nil }) {
+            // A growth refused (the handle is as before); an `fdatasync` or header write that
+            // failed with ENOSPC poisoned it, and that is thrown.
+            lock.withLock { statistics.snapshotsSkipped += 1 }
+        }
+    }
+
+    private func writeSnapshotOrThrow() throws(JournalError) {
         let written: (UInt64, UInt64, Int)? = try lock.withLock { () throws(JournalError) in
             waitWhileWritesPausedLocked()
             try checkWritable()
+            // Room for one more snapshot of the last one's size, before encoding this one
+            // under the lock: on a full disk the maintenance thread tries every second, and a
+            // table of tens of megabytes was encoded each time only to find no room.
+            try ensureCapacity(end + header.snapshotLength)
             let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live)
                 .encoded()
             // Millions of streams: a body over 1 GiB would be a record every later open

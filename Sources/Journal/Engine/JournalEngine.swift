@@ -390,7 +390,7 @@ final class JournalEngine: @unchecked Sendable {
         // A long tail means the last writer died long after its last snapshot; snapshot now
         // so the next open does not scan it again.
         if report.logEnd - (report.snapshotOffset ?? Layout.logStart) > UInt64(options.snapshotInterval / 2) {
-            try writeSnapshot()
+            try writeSnapshot(optional: true)
         }
         report.durationNanoseconds = Clock.monotonicNanoseconds() - started
         try startMaintenanceThread()
@@ -432,7 +432,7 @@ final class JournalEngine: @unchecked Sendable {
         if writable {
             let healthy = lock.withLock { !isClosed && failure == nil }
             if healthy {
-                do { try writeSnapshot() } catch { firstError = error }
+                do { try writeSnapshot(optional: true) } catch { firstError = error }
             }
         }
         lock.withLock {
@@ -466,7 +466,14 @@ final class JournalEngine: @unchecked Sendable {
     /// Records `error` as the reason this handle refuses writes, and returns it.
     func poison(_ error: JournalError) -> JournalError {
         if failure == nil {
-            failure = .poisoned(path: path, cause: error.description)
+            // Without the "retry" hint an out-of-room error carries: this handle is done.
+            let cause =
+                if case .io(let operation, let path, let errno) = error {
+                    "\(operation) failed on \(path): \(errno)"
+                } else {
+                    error.description
+                }
+            failure = .poisoned(path: path, cause: cause)
             // Async waiters are otherwise resumed only by a sync, and the maintenance thread
             // runs none on a failed handle: a failed `fallocate` left them suspended until
             // close. A sync in flight resumes them itself when it ends.

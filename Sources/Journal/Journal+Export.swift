@@ -118,7 +118,9 @@ public enum ExportRecord: Sendable, Equatable {
             switch object[key] {
             case nil: return nil
             case .number(let text)?:
-                guard let value = Int64(text) else { throw ExportFormatError(detail: "\"\(key)\" must be an integer") }
+                guard let value = JSONReader.integer(text) else {
+                    throw ExportFormatError(detail: "\"\(key)\" must be an integer (found \(text.prefix(40)))")
+                }
                 return value
             default: throw ExportFormatError(detail: "\"\(key)\" must be a number")
             }
@@ -410,7 +412,7 @@ struct JSONReader {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    /// The top-level object as a dictionary (the last of duplicate keys wins).
+    /// The top-level object as a dictionary (objects with a duplicate key are refused).
     mutating func document() throws(ExportFormatError) -> [String: Value] {
         skipSpace()
         guard peek == UInt8(ascii: "{"), case .object(let pairs) = try value() else {
@@ -456,7 +458,19 @@ struct JSONReader {
             while true {
                 skipSpace()
                 guard peek == UInt8(ascii: "\"") else { throw fail("expected a key string") }
+                let keyStart = position
                 let key = String(decoding: try string(), as: UTF8.self)
+                // Refused, as journal-server refuses them: which one did the writer mean?
+                // Canonically equivalent spellings ("é" and "e" + U+0301) are one key to a
+                // Swift dictionary, and so to stream metadata: the import kept the last.
+                if let other = pairs.first(where: { $0.0 == key })?.0 {
+                    position = keyStart
+                    throw fail(
+                        other.utf8.elementsEqual(key.utf8)
+                            ? "duplicate key \"\(key.prefix(40))\""
+                            : "keys \"\(other.prefix(40))\" and \"\(key.prefix(40))\" are canonically equivalent "
+                                + "Unicode, which a journal stores as one key; use one spelling (NFC)")
+                }
                 skipSpace()
                 try expect(":")
                 pairs.append((key, try value()))
@@ -507,6 +521,44 @@ struct JSONReader {
         default:
             throw fail("unexpected character")
         }
+    }
+
+    /// The exact integer a JSON number's text denotes, however it is spelt (`3`, `3.0`,
+    /// `3e0`, `30e-1`); nil when it has a fraction or is outside `Int64`. JSON has one number
+    /// type, and serializers that hold every number as a double write integers as `3.0`.
+    static func integer(_ text: String) -> Int64? {
+        if let plain = Int64(text) { return plain }
+        var digits: [UInt8] = []
+        var scale = 0  // the value is digits × 10^scale
+        var negative = false
+        var exponent = ""
+        var part = 0  // 0 integer digits, 1 fraction, 2 exponent
+        for byte in text.utf8 {
+            switch (part, byte) {
+            case (0, UInt8(ascii: "-")): negative = true
+            case (0, UInt8(ascii: ".")): part = 1
+            case (_, UInt8(ascii: "e")), (_, UInt8(ascii: "E")): part = 2
+            case (0, _): digits.append(byte)
+            case (1, _):
+                digits.append(byte)
+                scale -= 1
+            default: exponent.unicodeScalars.append(UnicodeScalar(byte))
+            }
+        }
+        // Exponents past a few dozen give values beyond Int64 or below 1 anyway.
+        guard let shift = exponent.isEmpty ? 0 : Int(exponent), abs(shift) < 1000 else { return nil }
+        scale += shift
+        while scale < 0 {
+            guard digits.last == UInt8(ascii: "0") else { return nil }
+            digits.removeLast()
+            scale += 1
+        }
+        let significant = digits.drop { $0 == UInt8(ascii: "0") }
+        if significant.isEmpty { return 0 }
+        guard significant.count + scale <= 19 else { return nil }
+        var magnitude = String(decoding: significant, as: UTF8.self)
+        magnitude += String(repeating: "0", count: scale)
+        return Int64((negative ? "-" : "") + magnitude)
     }
 
     /// Moves past a number as RFC 8259 §6 spells it:

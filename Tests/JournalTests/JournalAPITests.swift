@@ -337,6 +337,49 @@ import Testing
         }
     }
 
+    /// An index spelt `1e0` or `2.0` is the integer it denotes (JSON has one number type, and
+    /// serializers that keep every number as a double write integers that way); it was
+    /// refused as "must be an integer". A fraction or a value past Int64 still is.
+    @Test func exportLinesTakeIntegersHoweverTheyAreSpelt() throws {
+        func index(_ text: String) throws -> Int {
+            let line = Array("{\"stream\":\"s\",\"index\":\(text),\"text\":\"x\"}".utf8)
+            guard case .chunk(_, let index, _, _) = try ExportRecord(jsonLine: line) else { return -1 }
+            return index
+        }
+        let spellings = ["7": 7, "7.0": 7, "7e0": 7, "0.7e1": 7, "70e-1": 7, "7.000E+0": 7, "0e5": 0, "-0.0": 0]
+        for (text, value) in spellings {
+            #expect(try index(text) == value, "\(text)")
+        }
+        #expect(JSONReader.integer("9223372036854775807") == .max)
+        #expect(JSONReader.integer("-9.223372036854775808e18") == .min)
+        #expect(JSONReader.integer("9.223372036854775808e18") == nil)
+        #expect(JSONReader.integer("1e1000") == nil)
+        for bad in ["7.5", "75e-1", "1e-1", "1e19"] {
+            #expect(throws: ExportFormatError.self, "\(bad)") { _ = try index(bad) }
+        }
+    }
+
+    /// journal-server refuses an object with a duplicate key, or with two canonically
+    /// equivalent spellings of one ("é" and "e" + U+0301, one key to a Swift dictionary);
+    /// import kept the last of them, so the same metadata was a 400 over HTTP and silently
+    /// half-lost through `journalctl-stream import`.
+    @Test func exportLinesRefuseDuplicateKeys() throws {
+        func read(_ text: String) -> ExportFormatError? {
+            do {
+                _ = try ExportRecord(jsonLine: Array(text.utf8))
+                return nil
+            } catch { return error }
+        }
+        let duplicate = read(#"{"event":"open","stream":"s","metadata":{"k":"1","k":"2"}}"#)
+        #expect(duplicate?.detail.hasPrefix(#"duplicate key "k""#) == true, "\(String(describing: duplicate))")
+        let equivalent = read(
+            "{\"event\":\"open\",\"stream\":\"s\",\"metadata\":{\"caf\u{E9}\":\"1\",\"cafe\u{301}\":\"2\"}}")
+        #expect(equivalent?.detail.contains("canonically equivalent") == true, "\(String(describing: equivalent))")
+        let topLevel = read(#"{"stream":"s","index":0,"index":1,"text":"x"}"#)
+        #expect(topLevel?.detail.hasPrefix(#"duplicate key "index""#) == true, "\(String(describing: topLevel))")
+        #expect(read(#"{"event":"open","stream":"s","metadata":{"k":"1","K":"2"}}"#) == nil)
+    }
+
     /// Found by the same review: a stream deleted between export's listing and its turn made
     /// the export throw unknownStream after writing the stream's open record, leaving an open
     /// line with no chunks (which an import turns into an empty, open stream). It is skipped.

@@ -126,9 +126,12 @@ enum ImportCommand: Command {
             ])
             context.console.line(summary.text)
         } else {
-            let skipped = present > 0 ? "; \(present) records were already there" : ""
+            let skipped =
+                present == 1
+                ? "; 1 record was already there" : present > 0 ? "; \(present) records were already there" : ""
             context.console.line(
-                "imported \(streams) streams, \(chunks) chunks (\(Show.bytes(bytes))) into \(context.path)\(skipped)")
+                "imported \(Show.plural(streams, "stream")), \(Show.plural(chunks, "chunk")) (\(Show.bytes(bytes))) "
+                    + "into \(context.path)\(skipped)")
         }
         return 0
     }

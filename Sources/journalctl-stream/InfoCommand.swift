@@ -7,7 +7,8 @@ enum InfoCommand: Command {
     static let usage = "info [--disk-usage] [-o text|json]"
     static let details = """
         The header fields come from the slot in use (the valid one with the highest sequence);
-        both slots are listed. "Open" describes what this read-only open found: the snapshot it
+        both slots are listed. A journal too damaged to open still shows its header slots, with
+        the reason the open failed (exit status 1; see verify and repair). "Open" describes what this read-only open found: the snapshot it
         loaded, the records it scanned after it, and any torn tail (a write in progress, or left by
         a writer that died; the next writable open drops it). The file does not record what the
         last writable open recovered; interrupted streams carry their reason (see list -o json).
@@ -26,16 +27,35 @@ enum InfoCommand: Command {
 
     @MainActor static func run(_ context: Context) async throws -> Int32 {
         _ = try context.operands([])
-        let journal = try context.openReadOnly()
+        // A damaged journal does not open, but its header slots still say what it is: shown
+        // with the reason, rather than the reason alone (exit 1, as verify's for damage).
+        let opened: (journal: Journal, streams: [StreamInfo])?
+        let openError: JournalError?
+        do {
+            let journal = try context.openReadOnly()
+            opened = (journal, try journal.streams())
+            openError = nil
+        } catch let error as JournalError {
+            switch error {
+            case .corruption, .unsupportedVersion:
+                opened = nil
+                openError = error
+            default:
+                throw error
+            }
+        }
         let file = try Journal.fileInfo(path: context.path)
-        let streams = try journal.streams()
-        let report = journal.recoveryReport
-        let usage = context.arguments.has(diskUsage) ? try Journal.diskUsage(path: context.path) : nil
+        let streams = opened?.streams ?? []
+        let report = opened?.journal.recoveryReport
+        let usage =
+            context.arguments.has(diskUsage) && opened != nil ? try Journal.diskUsage(path: context.path) : nil
+        let status: Int32 = openError == nil ? 0 : 1
         var counts: [StreamStatus: Int] = [:]
         for info in streams { counts[info.status, default: 0] += 1 }
         if context.json {
-            context.console.line(json(context.path, file, streams.count, counts, report, usage).text)
-            return 0
+            let summary = opened.map { _ in (streams.count, counts) }
+            context.console.line(json(context.path, file, summary, report, openError, usage).text)
+            return status
         }
         let terminal = context.terminal
         var rows: [[String]] = []
@@ -68,10 +88,15 @@ enum InfoCommand: Command {
         row(
             "File size",
             "\(Show.bytes(file.fileSize)) (\(file.fileSize) bytes), \(Show.bytes(file.allocatedBytes)) on disk")
-        row("Log end", "offset \(report.logEnd) (\(Show.bytes(report.logEnd)) incl. headers)")
-        let parts = StreamStatus.allCases.map { "\(counts[$0] ?? 0) \($0)" }
-        row("Streams", "\(streams.count): \(parts.joined(separator: ", "))")
-        row("Open", openSummary(report))
+        if let report {
+            row("Log end", "offset \(report.logEnd) (\(Show.bytes(report.logEnd)) incl. headers)")
+            let parts = StreamStatus.allCases.map { "\(counts[$0] ?? 0) \($0)" }
+            row("Streams", "\(streams.count): \(parts.joined(separator: ", "))")
+            row("Open", openSummary(report))
+        }
+        if let openError {
+            row("Open", terminal.paint("failed: \(JournalCtl.describe(openError))", .red))
+        }
         for line in Show.table(rows, widthOf: Show.visibleWidth) { context.console.line(line) }
         if let usage {
             context.console.line()
@@ -99,7 +124,7 @@ enum InfoCommand: Command {
             for line in Show.table(lines, rightAligned: [1, 2], widthOf: \.count) { context.console.line("  " + line) }
             if let note = usage.stopNote { context.console.line("  the scan stopped at \(note)") }
         }
-        return 0
+        return status
     }
 
     static func openSummary(_ report: RecoveryReport) -> String {
@@ -119,9 +144,11 @@ enum InfoCommand: Command {
         return parts.joined(separator: "; ")
     }
 
+    /// `streams` (the count and the count per status) and `report` are nil when the open
+    /// failed with `openError`.
     static func json(
-        _ path: String, _ file: JournalFileInfo, _ streamCount: Int, _ counts: [StreamStatus: Int],
-        _ report: RecoveryReport, _ usage: DiskUsage?
+        _ path: String, _ file: JournalFileInfo, _ streams: (Int, [StreamStatus: Int])?, _ report: RecoveryReport?,
+        _ openError: JournalError?, _ usage: DiskUsage?
     ) -> JSON {
         func header(_ fields: JournalHeaderFields) -> JSON {
             .object([
@@ -159,19 +186,26 @@ enum InfoCommand: Command {
             ),
             ("fileSize", .int(file.fileSize)),
             ("allocatedBytes", .int(file.allocatedBytes)),
-            ("logEnd", .int(report.logEnd)),
-            ("streams", .int(streamCount)),
-            ("streamsByStatus", .object(StreamStatus.allCases.map { ($0.rawValue, .int(counts[$0] ?? 0)) })),
+            ("logEnd", .optional(report?.logEnd)),
+            ("streams", .optional(streams?.0)),
+            (
+                "streamsByStatus",
+                streams.map { (_, counts) in
+                    .object(StreamStatus.allCases.map { ($0.rawValue, .int(counts[$0] ?? 0)) })
+                } ?? .null
+            ),
             (
                 "open",
-                .object([
-                    ("snapshotOffset", .optional(report.snapshotOffset)),
-                    ("recordsScanned", .int(report.recordsScanned)),
-                    ("tornTailOffset", .optional(report.tornTailOffset)),
-                    ("tornTailReason", .optional(report.tornTailReason)),
-                    ("snapshotProblems", .array(report.snapshotProblems.map { .string($0) })),
-                    ("damagedHeaderSlots", .array(report.damagedHeaderSlots.map { .string($0) })),
-                ])
+                report.map { report in
+                    .object([
+                        ("snapshotOffset", .optional(report.snapshotOffset)),
+                        ("recordsScanned", .int(report.recordsScanned)),
+                        ("tornTailOffset", .optional(report.tornTailOffset)),
+                        ("tornTailReason", .optional(report.tornTailReason)),
+                        ("snapshotProblems", .array(report.snapshotProblems.map { .string($0) })),
+                        ("damagedHeaderSlots", .array(report.damagedHeaderSlots.map { .string($0) })),
+                    ])
+                } ?? .object([("error", .string(openError.map { JournalCtl.describe($0) } ?? ""))])
             ),
         ]
         if let usage {

@@ -155,7 +155,7 @@ enum JournalCtl {
     /// The library's sentence, with what to do next for the failed system calls a user can
     /// fix: a missing file (a flag), a missing directory, a path through a file, permissions,
     /// and a directory, which some library paths (repair) report as a bare failed call.
-    static func describe(_ error: JournalError) -> String {
+    nonisolated static func describe(_ error: JournalError) -> String {
         switch error {
         case .io(let operation, let path, let errno) where operation == "open" && errno.rawValue == ENOENT:
             return "no journal at \(path); pass --file PATH or set JOURNAL_FILE"

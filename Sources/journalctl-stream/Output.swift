@@ -140,6 +140,9 @@ indirect enum JSON {
 
 /// How values are shown to people.
 enum Show {
+    /// `1 stream`, `2 streams`: a count with its noun (plural by an s).
+    static func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
+
     /// `1536 B` → `1.5 KiB`: binary units, one decimal.
     static func bytes<T: BinaryInteger>(_ value: T) -> String {
         let count = Double(value)

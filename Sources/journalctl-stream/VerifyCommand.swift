@@ -65,9 +65,9 @@ enum VerifyCommand: Command {
         if let note = report.tailNote { console.line("note: \(note) (dropped by the next writable open)") }
         if problems.isEmpty {
             let facts =
-                "\(plural(report.records, "record")), \(plural(report.streams, "stream")) "
+                "\(Show.plural(report.records, "record")), \(Show.plural(report.streams, "stream")) "
                 + "(\(counts.joined(separator: ", "))), "
-                + "\(plural(report.snapshots, "snapshot")), log end \(report.logEnd) of \(report.fileSize) bytes"
+                + "\(Show.plural(report.snapshots, "snapshot")), log end \(report.logEnd) of \(report.fileSize) bytes"
             console.line("\(terminal.paint("ok", .green)): \(context.path) is valid: \(facts)")
             return 0
         }
@@ -75,12 +75,10 @@ enum VerifyCommand: Command {
         // the header area has no log at all (logEnd is then still 8192): no "valid up to".
         let extent =
             report.logEnd >= 8192 && report.logEnd <= report.fileSize
-            ? "; the log is valid up to offset \(report.logEnd) (\(plural(report.records, "record")))" : ""
+            ? "; the log is valid up to offset \(report.logEnd) (\(Show.plural(report.records, "record")))" : ""
         console.line(
-            "\(terminal.paint("damaged", .red)): \(plural(problems.count, "problem")) in \(context.path)\(extent)")
+            "\(terminal.paint("damaged", .red)): \(Show.plural(problems.count, "problem")) in \(context.path)\(extent)")
         console.line("`journalctl-stream repair --dry-run` shows what a repair would keep.")
         return 1
     }
-
-    private static func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 }

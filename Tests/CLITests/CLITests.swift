@@ -383,6 +383,27 @@ enum Fixture {
         #expect(disk["liveStreamRecords"] as? Int == 5 + 3 + 6 + 2)
     }
 
+    /// A journal too damaged to open showed nothing but the error; its header slots still
+    /// say what it is (format, generation, checkpoint), so they are shown with the reason.
+    @Test func infoOfAJournalThatDoesNotOpenShowsItsHeaderAndWhy() throws {
+        try Fixture.prepare(path)
+        let cut = directory.file("cut.sj")
+        try Data(contentsOf: URL(fileURLWithPath: path)).prefix(8192 + 100).write(to: URL(fileURLWithPath: cut))
+        let result = run(["--file", cut, "info"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("Format      version 1 (this build reads up to 1)\n"), "\(result.stdout)")
+        #expect(result.stdout.contains(#/Slot A      valid, sequence \d+/#))
+        #expect(result.stdout.contains(#/Open        failed: .* \(truncated file\?\)/#), "\(result.stdout)")
+        #expect(!result.stdout.contains("Streams "))
+
+        let info = try json(run(["--file", cut, "info", "-o", "json"]).stdout)
+        #expect((info["header"] as? [String: Any])?["formatVersion"] as? Int == 1)
+        #expect(info["streams"] is NSNull)
+        #expect(info["logEnd"] is NSNull)
+        let open = try #require(info["open"] as? [String: Any])
+        #expect((open["error"] as? String)?.contains("truncated file") == true, "\(open)")
+    }
+
     // MARK: verify
 
     @Test func verifyAcceptsAValidJournal() throws {
@@ -875,6 +896,14 @@ enum Fixture {
         let blank = cli("import", input)
         #expect(blank.stderr.hasPrefix("journalctl-stream: line 3 of \(input): "), "\(blank.stderr)")
         #expect(!blank.stderr.contains("the lines before it were imported"), "\(blank.stderr)")
+
+        // One of each is counted in the singular ("imported 1 streams, 1 chunks").
+        let single = #"{"event":"open","stream":"u","metadata":{}}"# + "\n" + #"{"stream":"u","index":0,"text":"x"}"#
+        _ = FileManager.default.createFile(atPath: input, contents: Data((single + "\n").utf8))
+        #expect(cli("import", input).stdout == "imported 1 stream, 1 chunk (1 B) into \(path)\n")
+        #expect(
+            cli("import", input).stdout
+                == "imported 0 streams, 0 chunks (0 B) into \(path); 2 records were already there\n")
     }
 
     @Test func errorsNameTheUsersPathNotACopyOrARawSystemCall() throws {

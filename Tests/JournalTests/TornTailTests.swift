@@ -189,6 +189,46 @@ import Testing
         try journal.close()
     }
 
+    /// Found by a review: the last sync wrote the page holding the synced end, zeros after
+    /// it; later appends filled that page and the next; a power loss kept the next page but
+    /// not the new version of the first. The zeros from the synced end to the end of its
+    /// page hold no whole sector when the end lies in the page's last 512 bytes (or run to
+    /// the end of its sector, when a disk writes sectors in any order), and both opens and
+    /// `verify` took the file for damaged.
+    @Test(arguments: [4096, 512])
+    func zerosToTheEndOfTheSyncedEndsPageOrSectorAreATornTail(unit: Int) throws {
+        let directory = TestDirectory()
+        let path = directory.file("j.sj")
+        let chunks = (0..<120).map { Array(repeating: UInt8(truncatingIfNeeded: $0), count: 90 + $0 % 7) }
+        let id = try Self.crashedJournal(at: path, chunks: chunks)
+        var bytes = FileBytes.read(path)
+        let records = Self.chunkRecords(bytes)
+        // A record boundary in the unit's last 512 bytes, not on a sector boundary, with
+        // records after the unit.
+        let index = try #require(
+            records.indices.dropFirst().first { k in
+                let offset = Int(records[k].offset)
+                return offset % unit > unit - 512 && offset % 512 != 0
+                    && records.last!.offset >= UInt64((offset / unit + 1) * unit)
+            })
+        let start = Int(records[index].offset)
+        let end = (start / unit + 1) * unit
+        let after = try #require(records.first { $0.offset >= UInt64(end) })
+        for offset in start..<end { bytes[offset] = 0 }
+        #expect(!TailVerdict.hasZeroSector(bytes.withUnsafeBytes { $0 }, from: UInt64(start), to: after.offset))
+        FileBytes.write(bytes, to: path)
+
+        let report = bytes.withUnsafeBytes { Journal.verify($0, path: path) }
+        #expect(report.isClean, "\(report.problems)")
+        #expect(report.tailNote?.contains("from offset \(after.offset)") == true, "\(report.tailNote ?? "none")")
+        let reader = try Journal.openReadOnly(path: path)
+        #expect(try reader.info(id).chunkCount == index)
+        try reader.close()
+        let journal = try Journal(path: path)
+        #expect(journal.recoveryReport.tornTailOffset == UInt64(start))
+        try journal.close()
+    }
+
     /// The usual end of the log, zeros up to the file's size, is no torn tail.
     @Test func theCleanEndOfALogIsNoTornTail() throws {
         let directory = TestDirectory()

@@ -30,10 +30,12 @@ enum TailVerdict: Equatable {
 
     /// The same limit when the log ended at zero bytes, its usual end, at every open: the
     /// look past it then costs 16 pages, not a thousand (4 MiB doubled the open's time). It
-    /// finds all damage: an intact record after zeros is damage only when no whole aligned
-    /// sector between them is zero, so only when the zeros run for less than 1 KiB. A longer
-    /// run only keeps later writes a power loss reordered from being named, which are
-    /// dropped either way.
+    /// finds all damage that zeros can hide: an intact record after them is damage only when
+    /// it starts inside the zeros' own 512-byte sector (`neverWritten`), so a run of 512 zero
+    /// bytes already means a torn tail, and a longer one only keeps later writes a power
+    /// loss reordered from being named, which are dropped either way. (A newer writer's
+    /// records, proof of a damaged header slot, start right at the old end, where the scan
+    /// meets them as invalid bytes and searches 4 MiB.)
     static let cleanEndZeroRunLimit = 64 << 10
 
     /// Looks at `file` from `end`, where the valid log stopped at bytes that are not a valid
@@ -64,7 +66,7 @@ enum TailVerdict: Equatable {
                 minimumGeneration: minimumGeneration, latestOfStream: latestOfStream)
         {
             if generation > headerGeneration { return .newerGeneration(offset: inside, generation: generation) }
-            if hasZeroSector(file, from: end, to: inside) { return .tornBeforeLaterWrites(laterWrites: inside) }
+            if neverWritten(file, from: end, to: inside) { return .tornBeforeLaterWrites(laterWrites: inside) }
             return .damaged(intactRecord: inside)
         }
         let start = end + (claimed ?? UInt64(Layout.recordAlignment))
@@ -73,7 +75,7 @@ enum TailVerdict: Equatable {
                 file, from: start, minimumGeneration: minimumGeneration, zeroRunLimit: zeroRunLimit)
         else { return .torn }
         if generation > headerGeneration { return .newerGeneration(offset: intact, generation: generation) }
-        if hasZeroSector(file, from: end, to: intact) { return .tornBeforeLaterWrites(laterWrites: intact) }
+        if neverWritten(file, from: end, to: intact) { return .tornBeforeLaterWrites(laterWrites: intact) }
         return .damaged(intactRecord: intact)
     }
 
@@ -191,6 +193,21 @@ enum TailVerdict: Equatable {
         return flags == 0 && reserved == 0 && generation >= max(1, minimumGeneration) && generation <= maxGeneration
             && type.isStreamScoped == (stream != 0) && Int(bodyLength) <= Layout.maxBodyLength
             && Layout.aligned(RecordField.size + Int(bodyLength)) <= file.count - start
+    }
+
+    /// Whether the bytes from `start` (the end of the log) to the intact record at `end` show
+    /// a sector a power loss never wrote: a whole aligned sector of zeros between them, or
+    /// zeros from `start` to the end of its own sector. The second is the log ending at zeros
+    /// inside the sector the last sync wrote (its zeros were never written over, and the
+    /// sectors after it were): with only the first, a power loss that kept a later page but
+    /// not the new version of the synced end's page was damage whenever the end lay in the
+    /// page's last 512 bytes (found by a review). Invalid bytes at `start` mean its sector
+    /// was written, so only the first applies to them.
+    static func neverWritten(_ file: UnsafeRawBufferPointer, from start: UInt64, to end: UInt64) -> Bool {
+        if hasZeroSector(file, from: start, to: end) { return true }
+        let boundary = (start / UInt64(sectorSize) + 1) * UInt64(sectorSize)
+        guard boundary <= end, boundary <= UInt64(file.count) else { return false }
+        return file[Int(start)..<Int(boundary)].allSatisfy { $0 == 0 }
     }
 
     /// Whether a whole, aligned sector between `start` and `end` holds only zero bytes.

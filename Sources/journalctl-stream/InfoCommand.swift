@@ -130,9 +130,10 @@ enum InfoCommand: Command {
     static func openSummary(_ report: RecoveryReport) -> String {
         var parts: [String] = []
         if let offset = report.snapshotOffset {
-            parts.append("loaded the snapshot at \(offset), then scanned \(report.recordsScanned) records")
+            parts.append(
+                "loaded the snapshot at \(offset), then scanned \(Show.plural(report.recordsScanned, "record"))")
         } else {
-            parts.append("no usable snapshot, scanned \(report.recordsScanned) records from the start")
+            parts.append("no usable snapshot, scanned \(Show.plural(report.recordsScanned, "record")) from the start")
         }
         if let offset = report.tornTailOffset {
             parts.append("torn tail at \(offset) (\(report.tornTailReason ?? "invalid record"))")

@@ -49,7 +49,7 @@ enum RepairCommand: Command {
             console.line("\(context.path) verifies clean; nothing to repair")
             return 0
         }
-        let problemCount = "\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")"
+        let problemCount = Show.plural(report.problems.count, "problem")
         console.line("\(terminal.paint("damaged", .red)): verify found \(problemCount) in \(context.path)")
         for problem in report.problems { console.line("  offset \(problem.offset): \(problem.detail)") }
         if !report.damagedRegions.isEmpty {
@@ -59,14 +59,15 @@ enum RepairCommand: Command {
         }
         let verb = report.dryRun ? "would keep" : "kept"
         console.line(
-            "\(verb): \(report.streamsKept) streams, \(report.chunksKept) chunks, \(Show.bytes(report.bytesKept)) of payload"
+            "\(verb): \(Show.plural(report.streamsKept, "stream")), \(Show.plural(report.chunksKept, "chunk")), "
+                + "\(Show.bytes(report.bytesKept)) of payload"
         )
         let lostVerb = report.dryRun ? "would lose" : "lost"
         if report.nothingLost {
             console.line("\(lostVerb): nothing; every record of every stream was readable")
         } else {
             console.line(
-                "\(lostVerb): at least \(report.chunksLost) chunks "
+                "\(lostVerb): at least \(Show.plural(report.chunksLost, "chunk")) "
                     + "(\(report.droppedPayloadBytes) payload bytes readable but unusable), "
                     + "\(report.damagedBytes) bytes unreadable")
         }
@@ -85,7 +86,9 @@ enum RepairCommand: Command {
                 "  \(id): an earlier stream of that id was left out as deleted (opened again after the damage)")
         }
         if report.recordsSkipped > 0 {
-            console.line("  \(report.recordsSkipped) valid records broke a stream's lifecycle and were left out")
+            console.line(
+                "  \(Show.plural(report.recordsSkipped, "valid record")) broke a stream's lifecycle and "
+                    + "\(report.recordsSkipped == 1 ? "was" : "were") left out")
         }
         if report.dryRun {
             console.line("dry run: nothing was written; run without --dry-run to repair")

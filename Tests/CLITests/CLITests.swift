@@ -556,6 +556,22 @@ enum Fixture {
         #expect(try journal.streams().map(\.status) == [.completed, .failed, .cancelled, .open])
     }
 
+    /// Counts of one are in the singular: "would keep: 1 streams, 1 chunks" was printed.
+    @Test func repairAndInfoCountOneInTheSingular() throws {
+        let lines = #"{"event":"open","stream":"a","metadata":{}}"# + "\n" + #"{"stream":"a","index":0,"text":"hi"}"#
+        let input = directory.file("one.jsonl")
+        _ = FileManager.default.createFile(atPath: input, contents: Data((lines + "\n").utf8))
+        #expect(cli("import", input).status == 0)
+        flipBit(at: 4096 + 20)  // header slot B
+        let dry = cli("repair", "--dry-run")
+        #expect(dry.stdout.contains("damaged: verify found 1 problem in "), "\(dry.stdout)")
+        #expect(dry.stdout.contains("would keep: 1 stream, 1 chunk, 2 B of payload\n"), "\(dry.stdout)")
+        #expect(
+            cli("info").stdout.contains(
+                #/Open +(loaded the snapshot at \d+, then scanned 0 records|no usable snapshot, scanned 3 records from the start)/#
+            ))
+    }
+
     @Test func commandsThatNeedTheWriterLockRefuseWhileAWriterRuns() throws {
         try Fixture.prepare(path)
         let writer = try Journal(path: path, options: JournalOptions(durability: .none))

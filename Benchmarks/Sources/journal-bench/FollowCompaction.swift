@@ -172,8 +172,9 @@ struct LatencySamples {
 /// Workload `follow`: 1,000 in-process followers of one stream (`journal.follow`). Latency:
 /// a dedicated thread appends 40-byte chunks carrying their CLOCK_MONOTONIC append time at a
 /// steady rate; each follower records now − that time per chunk (p50/p99/max over every
-/// delivery), next to the runtime's floor for as many bare tasks and to as many followers that
-/// two threads serve through `Journal.watch` (no task each). The same for fewer
+/// delivery), next to the runtime's floor for as many bare tasks, to as many followers that
+/// two threads serve through `Journal.watch` (no task each), and to as many handlers of one
+/// shared reader (one watch, each chunk read once). The same for fewer
 /// followers (`followerScale`) shows how latency grows with them. Throughput: chunks appended
 /// as fast as possible, then complete; deliveries across all followers / wall time from the
 /// first append to the last follower's end.
@@ -188,6 +189,7 @@ func runFollow(_ ctx: BenchContext) throws {
     var latency = LatencySamples()
     var floor = LatencySamples()
     var watched = LatencySamples()
+    var shared = LatencySamples()
     var scaled = Array(repeating: LatencySamples(), count: scale.count)
     var scaledFloor = Array(repeating: LatencySamples(), count: scale.count)
     let crossCounts = ctx.config.crossProcessFollowers
@@ -208,6 +210,8 @@ func runFollow(_ ctx: BenchContext) throws {
         watched.add(
             try watchFollowLatencies(
                 journal, followers: followers, threads: watchThreads, chunks: paced, rate: rate, problems: &problems))
+        shared.add(
+            try sharedFollowLatencies(journal, followers: followers, chunks: paced, rate: rate, problems: &problems))
         for (k, count) in scale.enumerated() {
             let sorted = try followLatencies(journal, followers: count, chunks: paced, rate: rate, problems: &problems)
             scaled[k].add(sorted)
@@ -272,6 +276,10 @@ func runFollow(_ ctx: BenchContext) throws {
         "follow latency (append -> follower), \(label) served by \(watchThreads) threads through Journal.watch "
         + "(no task per follower), \(pacing), none"
     add(watchLabel, watched)
+    let sharedLabel =
+        "follow latency (append -> follower), \(label) as handlers of one shared reader (one Journal.watch, "
+        + "each chunk read once; journal-server's shape), \(pacing), none"
+    add(sharedLabel, shared)
     for (k, count) in scale.enumerated() {
         let fewer = "follow latency (append -> follower), \(grouped(count)) in-process followers, \(pacing), none"
         add("\(fewer), p50", scaled[k].p50)

@@ -118,6 +118,27 @@ import Testing
     /// A read that starts at a block's first chunk checks that the back-pointers arrive where
     /// the sparse index says the block starts (FORMAT.md §7): a snapshot whose block start
     /// names another chunk is found by that read, not passed over.
+    /// Found by fuzzing: a header that points at no snapshot may carry any snapshot length,
+    /// and the room a snapshot asks for before encoding (the last one's size) took it on
+    /// trust: a length near 2^64 trapped converting `fallocate`'s arguments.
+    @Test func aSnapshotLengthWithoutASnapshotIsNotTakenForTheLastOnesSize() throws {
+        let path = TestDirectory().file("length.sj")
+        let journal = try Journal(path: path, options: JournalOptions(durability: .none))
+        try journal.append("x", to: try journal.createStream(StreamID("s")))
+        try journal.close()
+        rewriteHeaders(path) {
+            $0.snapshotOffset = 0
+            $0.snapshotLength = .max - 4096
+        }
+        let reopened = try Journal(path: path, options: JournalOptions(durability: .none))
+        #expect(throws: Never.self) { try reopened.writeSnapshot() }
+        try reopened.close()
+        #expect(try Journal.verify(path: path).isClean)
+        let fd = try FileDescriptor.open(path, .readWrite)
+        defer { fd.close() }
+        #expect(throws: Errno(rawValue: EFBIG)) { try fd.allocate(offset: 1 << 62, length: 1 << 62) }
+    }
+
     @Test func aBlockStartThatIsNotWhereThePointersLeadFailsTheReadFromIt() throws {
         let path = TestDirectory().file("blocks.sj")
         let journal = try Journal(path: path, options: JournalOptions(durability: .none))

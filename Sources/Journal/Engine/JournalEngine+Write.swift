@@ -467,8 +467,12 @@ extension JournalEngine {
             try checkWritable()
             // Room for one more snapshot of the last one's size, before encoding this one
             // under the lock: on a full disk the maintenance thread tries every second, and a
-            // table of tens of megabytes was encoded each time only to find no room.
-            try ensureCapacity(end + header.snapshotLength)
+            // table of tens of megabytes was encoded each time only to find no room. The
+            // length is the header's only when it points at a snapshot (the open checked it
+            // against the log then); without one it may be anything (fuzzing found a length
+            // near 2^64, which trapped in `fallocate`'s arguments).
+            let lastSnapshot = header.snapshotOffset == 0 ? 0 : min(header.snapshotLength, end)
+            try ensureCapacity(end + lastSnapshot)
             let body = SnapshotBody(logEnd: end, highestStreamNumber: table.highestNumber, streams: table.live)
                 .encoded()
             // Millions of streams: a body over 1 GiB would be a record every later open

@@ -109,10 +109,15 @@ struct FileDescriptor: Sendable {
 
     /// `fallocate(2)`: reserves blocks so later writes through the mapping cannot fail
     /// with `ENOSPC` (which would be a SIGBUS, not an error).
+    /// A range past what `off_t` holds is `EFBIG`, as the kernel answers a range past the
+    /// file system's limit (a conversion trapped here).
     func allocate(offset: UInt64, length: UInt64) throws(Errno) {
         try interposer.around(.allocate(offset: offset, length: length), descriptor: rawValue) {
             () throws(Errno) in
-            let result = cj_allocate(rawValue, off_t(offset), off_t(length))
+            guard let start = off_t(exactly: offset), let count = off_t(exactly: length),
+                count <= off_t.max - start
+            else { throw Errno(rawValue: EFBIG) }
+            let result = cj_allocate(rawValue, start, count)
             if result != 0 { throw Errno(rawValue: result) }
         }
     }

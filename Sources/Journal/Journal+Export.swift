@@ -450,6 +450,10 @@ struct JSONReader {
             guard depth <= 64 else { throw fail("objects nest too deeply") }
             position += 1
             var pairs: [(String, Value)] = []
+            // Each key's first spelling, by key: a dictionary finds a duplicate (String
+            // hashing, like `==`, follows canonical equivalence) without comparing every
+            // earlier key, which made a line of a million keys take hours.
+            var seen: [String: String] = [:]
             skipSpace()
             if peek == UInt8(ascii: "}") {
                 position += 1
@@ -463,7 +467,7 @@ struct JSONReader {
                 // Refused, as journal-server refuses them: which one did the writer mean?
                 // Canonically equivalent spellings ("é" and "e" + U+0301) are one key to a
                 // Swift dictionary, and so to stream metadata: the import kept the last.
-                if let other = pairs.first(where: { $0.0 == key })?.0 {
+                if let other = seen[key] {
                     position = keyStart
                     throw fail(
                         other.utf8.elementsEqual(key.utf8)
@@ -471,6 +475,7 @@ struct JSONReader {
                             : "keys \"\(other.prefix(40))\" and \"\(key.prefix(40))\" are canonically equivalent "
                                 + "Unicode, which a journal stores as one key; use one spelling (NFC)")
                 }
+                seen[key] = key
                 skipSpace()
                 try expect(":")
                 pairs.append((key, try value()))
@@ -545,8 +550,10 @@ struct JSONReader {
             default: exponent.unicodeScalars.append(UnicodeScalar(byte))
             }
         }
-        // Exponents past a few dozen give values beyond Int64 or below 1 anyway.
-        guard let shift = exponent.isEmpty ? 0 : Int(exponent), abs(shift) < 1000 else { return nil }
+        // Exponents past a few dozen give values beyond Int64 or below 1 anyway; the length
+        // is checked first, so that no exponent text is too long for `Int` (an exponent of
+        // -2^63 trapped in `abs`).
+        guard exponent.utf8.count <= 5, let shift = exponent.isEmpty ? 0 : Int(exponent) else { return nil }
         scale += shift
         while scale < 0 {
             guard digits.last == UInt8(ascii: "0") else { return nil }

@@ -29,11 +29,10 @@ enum InfoCommand: Command {
         _ = try context.operands([])
         // A damaged journal does not open, but its header slots still say what it is: shown
         // with the reason, rather than the reason alone (exit 1, as verify's for damage).
-        let opened: (journal: Journal, streams: [StreamInfo])?
+        let opened: Journal?
         let openError: JournalError?
         do {
-            let journal = try context.openReadOnly()
-            opened = (journal, try journal.streams())
+            opened = try context.openReadOnly()
             openError = nil
         } catch let error as JournalError {
             switch error {
@@ -45,10 +44,15 @@ enum InfoCommand: Command {
             }
         }
         let file = try Journal.fileInfo(path: context.path)
-        let streams = opened?.streams ?? []
-        let report = opened?.journal.recoveryReport
-        let usage =
-            context.arguments.has(diskUsage) && opened != nil ? try Journal.diskUsage(path: context.path) : nil
+        let streams = try opened?.streams() ?? []
+        let report = opened?.recoveryReport
+        // The disk-usage scan reads up to the last valid record, so it works on a journal
+        // that does not open too.
+        let usage = context.arguments.has(diskUsage) ? try Journal.diskUsage(path: context.path) : nil
+        if let openError {
+            // As every failure: one line on standard error too, for scripts that read only it.
+            Console.error(JournalCtl.describe(openError))
+        }
         let status: Int32 = openError == nil ? 0 : 1
         var counts: [StreamStatus: Int] = [:]
         for info in streams { counts[info.status, default: 0] += 1 }

@@ -395,6 +395,8 @@ enum Fixture {
         #expect(result.stdout.contains(#/Slot A      valid, sequence \d+/#))
         #expect(result.stdout.contains(#/Open        failed: .* \(truncated file\?\)/#), "\(result.stdout)")
         #expect(!result.stdout.contains("Streams "))
+        #expect(result.stderr.hasPrefix("journalctl-stream: \(cut) is damaged at byte offset "), "\(result.stderr)")
+        #expect(run(["--file", cut, "info", "--disk-usage"]).stdout.contains("Disk usage\n"))
 
         let info = try json(run(["--file", cut, "info", "-o", "json"]).stdout)
         #expect((info["header"] as? [String: Any])?["formatVersion"] as? Int == 1)

@@ -354,6 +354,10 @@ import Testing
         #expect(JSONReader.integer("-9.223372036854775808e18") == .min)
         #expect(JSONReader.integer("9.223372036854775808e18") == nil)
         #expect(JSONReader.integer("1e1000") == nil)
+        // Found by a review: an exponent of -2^63 trapped in `abs`, killing the import.
+        #expect(JSONReader.integer("1e-9223372036854775808") == nil)
+        #expect(JSONReader.integer("1e99999999999999999999") == nil)
+        #expect(throws: ExportFormatError.self) { _ = try index("1e-9223372036854775808") }
         for bad in ["7.5", "75e-1", "1e-1", "1e19"] {
             #expect(throws: ExportFormatError.self, "\(bad)") { _ = try index(bad) }
         }

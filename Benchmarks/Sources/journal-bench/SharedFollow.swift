@@ -38,7 +38,9 @@ func sharedFollowLatencies(
 ) throws -> [UInt64] {
     let id = try journal.createStream()
     let state = SharedReaderState()
+    // A sentinel in every slot: a delivery that never happened must not pass for a latency.
     let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: followers * chunks)
+    latencies.initialize(repeating: .max)
     defer { latencies.deallocate() }
     let base = UInt(bitPattern: latencies.baseAddress)
     try journal.watch(id, beyond: 0) { state.ring() }
@@ -61,7 +63,15 @@ func sharedFollowLatencies(
                         for handler in handlers { handler(chunk.index, stamp) }
                         next = chunk.index + 1
                     }
-                    if next < chunks { try journal.watch(id, beyond: next) { state.ring() } }
+                    if next < chunks {
+                        // Ended early (an append failed): a watch on a finished stream fires
+                        // at once, and waiting on would spin for good.
+                        if try journal.info(id).status.isFinished {
+                            state.failure = "the stream ended after \(next) of \(chunks) chunks"
+                            return
+                        }
+                        try journal.watch(id, beyond: next) { state.ring() }
+                    }
                 } catch {
                     state.failure = "\(error)"
                     return
@@ -70,5 +80,9 @@ func sharedFollowLatencies(
         },
         afterStart: { appendPaced(journal, id, chunks: chunks, rate: rate) })
     if let failure = state.failure { problems.append("shared reader: \(failure)") }
-    return Array(latencies).sorted()
+    let delivered = latencies.filter { $0 != .max }
+    if delivered.count != followers * chunks {
+        problems.append("shared reader: \(delivered.count) deliveries, expected \(followers * chunks)")
+    }
+    return delivered.sorted()
 }

@@ -74,6 +74,10 @@ func watchFollowLatencies(
                         }
                         if state.next[local] == chunks {
                             remaining -= 1
+                        } else if try journal.info(id).status.isFinished {
+                            // Ended early (an append failed): a watch would fire at once, for good.
+                            state.failure = "follower \(state.members[local]): the stream ended early"
+                            remaining -= 1
                         } else {
                             try journal.watch(id, beyond: state.next[local]) { state.ring(local) }
                         }

@@ -20,6 +20,19 @@ enum VerifyCommand: Command {
     static let options: [OptionSpec] = []
     static let formats = ["text", "json"]
 
+    /// The slot's name when the only problem is one damaged header slot (the other one
+    /// valid, or nothing else could have been checked).
+    static func onlyAHeaderSlot(_ problems: [(offset: UInt64, detail: String)]) -> String? {
+        guard problems.count == 1, let problem = problems.first, problem.detail.hasPrefix("header slot "),
+            !problem.detail.contains(" is version ")
+        else { return nil }
+        switch problem.offset {
+        case 0..<4096: return "A"
+        case 4096..<8192: return "B"
+        default: return nil
+        }
+    }
+
     @MainActor static func run(_ context: Context) async throws -> Int32 {
         _ = try context.operands([])
         let report = try Journal.verify(path: context.path)
@@ -78,7 +91,17 @@ enum VerifyCommand: Command {
             ? "; the log is valid up to offset \(report.logEnd) (\(Show.plural(report.records, "record")))" : ""
         console.line(
             "\(terminal.paint("damaged", .red)): \(Show.plural(problems.count, "problem")) in \(context.path)\(extent)")
-        console.line("`journalctl-stream repair --dry-run` shows what a repair would keep.")
+        if let slot = onlyAHeaderSlot(problems) {
+            // Two slots alternate (FORMAT.md §3): the writer's next header writes replace the
+            // damaged one, and the log is intact, so a repair (a rewrite of the whole file)
+            // would change nothing that matters.
+            console.line(
+                "Only header slot \(slot) is damaged and the log is intact: the next writer to open the journal "
+                    + "(journal-server, an application, or `journalctl-stream compact`) writes over it; "
+                    + "no repair is needed.")
+        } else {
+            console.line("`journalctl-stream repair --dry-run` shows what a repair would keep.")
+        }
         return 1
     }
 }

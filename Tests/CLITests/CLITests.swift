@@ -444,6 +444,21 @@ enum Fixture {
         #expect(show.stderr.hasSuffix("run `journalctl-stream verify` and `repair`\n"))
     }
 
+    /// A damaged header slot is one problem, and a writable open writes over it: verify
+    /// sent the user to `repair`, a rewrite of the whole file, for a slot the next writer
+    /// replaces anyway.
+    @Test func verifySaysADamagedHeaderSlotNeedsNoRepair() throws {
+        try Fixture.prepare(path)
+        flipBit(at: 4096 + 20)
+        let damaged = cli("verify")
+        #expect(damaged.status == 1)
+        #expect(damaged.stdout.contains("Only header slot B is damaged and the log is intact"), "\(damaged.stdout)")
+        #expect(!damaged.stdout.contains("repair --dry-run"))
+        // What the message promises: a writer's open and close leave both slots valid.
+        try Journal(path: path).close()
+        #expect(cli("verify").status == 0)
+    }
+
     @Test func verifyClaimsNoValidRangeBeyondTheFile() throws {
         try Fixture.prepare(path)
         let short = directory.file("short.sj")

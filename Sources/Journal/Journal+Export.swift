@@ -349,8 +349,19 @@ extension Journal {
 
 // MARK: JSON
 
-/// The few JSON-writing helpers the export lines need.
-enum JSONLine {
+/// The few JSON helpers the export lines need (and journal-server's request parser).
+package enum JSONLine {
+    /// Why an object that holds `key` after `earlier` is refused: the same bytes twice, or
+    /// two canonically equivalent spellings ("é" and "e" + U+0301), which a Swift
+    /// dictionary, and so stream metadata, holds as one key. Import and journal-server say
+    /// the same.
+    package static func duplicateKey(_ earlier: String, _ key: String) -> String {
+        earlier.utf8.elementsEqual(key.utf8)
+            ? "duplicate key \"\(key.prefix(40))\""
+            : "keys \"\(earlier.prefix(40))\" and \"\(key.prefix(40))\" are canonically equivalent Unicode, "
+                + "which a journal stores as one key; use one spelling (NFC)"
+    }
+
     static func append(_ text: String, to out: inout [UInt8]) { out.append(contentsOf: text.utf8) }
 
     /// A JSON string of `bytes` (valid UTF-8): `"` and `\` escaped, control characters as
@@ -469,11 +480,7 @@ struct JSONReader {
                 // Swift dictionary, and so to stream metadata: the import kept the last.
                 if let other = seen[key] {
                     position = keyStart
-                    throw fail(
-                        other.utf8.elementsEqual(key.utf8)
-                            ? "duplicate key \"\(key.prefix(40))\""
-                            : "keys \"\(other.prefix(40))\" and \"\(key.prefix(40))\" are canonically equivalent "
-                                + "Unicode, which a journal stores as one key; use one spelling (NFC)")
+                    throw fail(JSONLine.duplicateKey(other, key))
                 }
                 seen[key] = key
                 skipSpace()

@@ -38,6 +38,13 @@ import Testing
         } catch {
             #expect(error.reason.contains("canonically equivalent"), "\(error.reason)")
         }
+        // The same words as import's reader (JSONLine.duplicateKey), with the key named.
+        do {
+            _ = try JSONValue.parse(Array(#"{"k":1,"k":2}"#.utf8))
+            Issue.record("a duplicate key was accepted")
+        } catch {
+            #expect(error.reason.hasPrefix(#"duplicate key "k""#), "\(error.reason)")
+        }
     }
 
     @Test func jsonRejectsInvalidUTF8() {

@@ -1,3 +1,5 @@
+import Journal
+
 /// A parsed JSON document, for the small request bodies this server accepts (stream
 /// metadata, failure reasons, chunk batches).
 ///
@@ -125,12 +127,7 @@ private struct Parser {
             if let earlier = members.index(forKey: key) {
                 // Swift strings compare canonically equivalent spellings ("é" and "e" + U+0301)
                 // as equal: a dictionary, and stream metadata, can hold only one of them.
-                let other = members[earlier].key
-                throw error(
-                    other.utf8.elementsEqual(key.utf8)
-                        ? "duplicate key"
-                        : "keys \"\(other.prefix(40))\" and \"\(key.prefix(40))\" are canonically equivalent Unicode, "
-                            + "which this server stores as one key; use one spelling (NFC)")
+                throw error(JSONLine.duplicateKey(members[earlier].key, key))
             }
             members[key] = member
             skipWhitespace()

@@ -173,8 +173,8 @@ struct LatencySamples {
 /// a dedicated thread appends 40-byte chunks carrying their CLOCK_MONOTONIC append time at a
 /// steady rate; each follower records now − that time per chunk (p50/p99/max over every
 /// delivery), next to the runtime's floor for as many bare tasks, to as many followers that
-/// two threads serve through `Journal.watch` (no task each), and to as many handlers of one
-/// shared reader (one watch, each chunk read once). The same for fewer
+/// two threads serve through `Journal.watch` (no task each), and to as many subscribers of
+/// one `StreamBroadcast` (one watch, each chunk read once). The same for fewer
 /// followers (`followerScale`) shows how latency grows with them. Throughput: chunks appended
 /// as fast as possible, then complete; deliveries across all followers / wall time from the
 /// first append to the last follower's end.
@@ -195,6 +195,7 @@ func runFollow(_ ctx: BenchContext) throws {
     let crossCounts = ctx.config.crossProcessFollowers
     var crossProcess = Array(repeating: LatencySamples(), count: crossCounts.count)
     var throughput: [Double] = []
+    var broadcastThroughput: [Double] = []
     var problems: [String] = []
     for _ in 0..<ctx.reps {
         let path = ctx.scratch.file("f.journal")
@@ -211,7 +212,7 @@ func runFollow(_ ctx: BenchContext) throws {
             try watchFollowLatencies(
                 journal, followers: followers, threads: watchThreads, chunks: paced, rate: rate, problems: &problems))
         shared.add(
-            try sharedFollowLatencies(journal, followers: followers, chunks: paced, rate: rate, problems: &problems))
+            try broadcastFollowLatencies(journal, followers: followers, chunks: paced, rate: rate, problems: &problems))
         for (k, count) in scale.enumerated() {
             let sorted = try followLatencies(journal, followers: count, chunks: paced, rate: rate, problems: &problems)
             scaled[k].add(sorted)
@@ -245,6 +246,11 @@ func runFollow(_ ctx: BenchContext) throws {
             problems.append("throughput run: \(deliveries) deliveries, expected \(burst * followers)")
         }
         throughput.append(Double(deliveries) / (Double(end - firstAppend.pointee) / 1e9))
+        // The same burst to as many subscribers of one broadcast.
+        var elapsed: UInt64 = 0
+        let delivered = try broadcastFollowLatencies(
+            journal, followers: followers, chunks: burst, rate: 0, problems: &problems, elapsed: &elapsed)
+        broadcastThroughput.append(Double(delivered.count) / (Double(elapsed) / 1e9))
         try journal.close()
         ctx.scratch.removeFiles(path)
     }
@@ -277,9 +283,13 @@ func runFollow(_ ctx: BenchContext) throws {
         + "(no task per follower), \(pacing), none"
     add(watchLabel, watched)
     let sharedLabel =
-        "follow latency (append -> follower), \(label) as handlers of one shared reader (one Journal.watch, "
+        "follow latency (append -> follower), \(label) as subscribers of one StreamBroadcast (one reader, "
         + "each chunk read once; journal-server's shape), \(pacing), none"
     add(sharedLabel, shared)
+    let sharedP99 = medianOf(shared.p99)
+    ctx.report.floor(
+        "follow latency p99 < 1 ms with \(grouped(followers)) StreamBroadcast subscribers", sharedP99 < 0.001,
+        Metric.duration.format(sharedP99))
     for (k, count) in scale.enumerated() {
         let fewer = "follow latency (append -> follower), \(grouped(count)) in-process followers, \(pacing), none"
         add("\(fewer), p50", scaled[k].p50)
@@ -302,6 +312,13 @@ func runFollow(_ ctx: BenchContext) throws {
             group: "follow",
             workload: "follow throughput, \(label), \(grouped(burst)) x 40 B appended flat out, none",
             metric: .rate("deliveries/s"), journal: Samples(values: throughput), sqlite: nil))
+    ctx.report.add(
+        ResultRow(
+            group: "follow",
+            workload:
+                "follow throughput, \(grouped(followers)) subscribers of one StreamBroadcast, "
+                + "\(grouped(burst)) x 40 B appended flat out, none",
+            metric: .rate("deliveries/s"), journal: Samples(values: broadcastThroughput), sqlite: nil))
 }
 
 /// Appends 40-byte chunks to `id` from the calling thread at `rate` chunks/s until `stop`

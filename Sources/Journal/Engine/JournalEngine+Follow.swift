@@ -81,6 +81,20 @@ extension JournalEngine {
         return .wait(slot: slot, epoch: fileEpoch)
     }
 
+    /// Where a reader that has seen `nextIndex` chunks goes next, decided now: `.wait` when
+    /// nothing is new (the caller arms a watch; `StreamBroadcast` reads this way, never
+    /// suspending a task). `slot` and `alias` are as for `nextFollowStep`.
+    func followStep(
+        of id: StreamID, number: UInt32, slot hint: inout (slot: Int, epoch: Int)?, nextIndex: Int,
+        alias: inout MappedRegion?
+    ) throws(JournalError) -> FollowStep {
+        try lock.withLock { () throws(JournalError) in
+            let step = try followStepLocked(of: id, number: number, slot: hint, nextIndex: nextIndex, alias: &alias)
+            if case .wait(let slot, let epoch) = step { hint = (slot, epoch) }
+            return step
+        }
+    }
+
     /// A follower's next step: `.chunk`, `.replay` or `.finished`, never `.wait`: while
     /// there is nothing new it suspends. Nil when the task is cancelled.
     ///

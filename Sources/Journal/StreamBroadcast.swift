@@ -19,9 +19,11 @@ import Synchronization
 /// every subscriber after it; one that needs time should take what it needs (the chunk's
 /// bytes) and hand it on. A handler may call the journal, subscribe others or cancel.
 ///
-/// The broadcast holds nothing between chunks but its subscribers and one watch, and no
-/// chunk beyond the one being handed out: a subscriber that joins behind reads its backlog
-/// from the file. Once the last subscriber is cancelled, the watch is withdrawn.
+/// Between chunks the broadcast holds its subscribers, one watch and a handle on the
+/// mapping (let go of once nobody subscribes), and no chunk: a subscriber that joins behind
+/// reads its backlog from the file, a batch at a time between the live deliveries. Once the
+/// last subscriber is cancelled, the watch is withdrawn (by the queue, if it was being
+/// armed at that moment).
 public final class StreamBroadcast: @unchecked Sendable {
     /// A subscriber's handler. It receives `.success(.chunk)` for each chunk in index order,
     /// then `.success(.finished)` once the stream has ended, or `.failure` when the stream
@@ -75,7 +77,8 @@ public final class StreamBroadcast: @unchecked Sendable {
         queue = DispatchQueue(label: "StreamBroadcast \(stream)")
     }
 
-    /// Subscribers that have not been cancelled and have not received their last call.
+    /// Subscribers that have not been cancelled and have not been given their last call
+    /// (a subscriber is counted out just before it).
     public var subscriberCount: Int { lock.withLock { live } }
 
     /// Adds a subscriber that receives the stream's chunks from `index` (replayed from the
@@ -83,7 +86,7 @@ public final class StreamBroadcast: @unchecked Sendable {
     ///
     /// Throws `unknownStream` when the stream was deleted (or its id now names another
     /// stream), `indexOutOfRange` for an index beyond the stored chunks, `closed`, or the
-    /// failure that already ended this broadcast.
+    /// failure that already ended this broadcast (its stream deleted, the journal closed).
     @discardableResult
     public func subscribe(from index: Int = 0, _ handler: @escaping Handler) throws(JournalError)
         -> BroadcastSubscription
@@ -146,12 +149,9 @@ public final class StreamBroadcast: @unchecked Sendable {
                 members += joiners
                 joiners.removeAll()
             }
-            members.removeAll { member in
-                guard member.isRetired else { return false }
-                member.release()
-                return true
-            }
+            prune()
             if !members.isEmpty { serve() }
+            prune()
             if members.isEmpty {
                 // Nobody to read for: the mapping goes (after a compaction, the old file's
                 // blocks would stay allocated), and the next subscriber looks the stream up.
@@ -170,48 +170,68 @@ public final class StreamBroadcast: @unchecked Sendable {
         }
     }
 
+    /// Drops cancelled and finished subscribers, letting go of their handlers.
+    private func prune() {
+        members.removeAll { member in
+            guard member.isRetired else { return false }
+            member.release()
+            return true
+        }
+    }
+
+    /// How many chunks of its backlog a subscriber behind the shared read is given per
+    /// round: one that joins a million chunks back must not hold up those already live.
+    static let replayBatch = 256
+
     private func serve() {
         do throws(JournalError) {
             // Nobody needs the chunks before the lowest subscriber's index (all who wanted
             // them left while the stream grew): the shared read skips them.
             if let lowest = members.lazy.map(\.next).min(), lowest > position { position = lowest }
-            // Subscribers that joined behind the shared read catch up from the file first. A
-            // damaged record in one's backlog ends that one: the others are past it.
-            for member in members where member.next < position {
+            // Subscribers that joined behind the shared read catch up from the file, a batch a
+            // round. A damaged record in one's backlog ends that one: the others are past it.
+            for member in members where member.next < position && !member.isRetired {
                 do throws(JournalError) {
-                    try replay(member, upTo: position)
+                    try replay(member, upTo: min(position, member.next + Self.replayBatch))
                 } catch {
                     finish(member, with: .failure(error))
                 }
             }
-            while true {
+            read: while true {
                 switch try engine.followStep(
                     of: stream, number: number, slot: &slot, nextIndex: position, alias: &alias)
                 {
                 case .chunk(let chunk):
                     deliver(chunk)
-                    if hasNews { return }
+                    if hasNews { break read }
                 case .replay(let view):
                     var cursor = ChunkCursor(view: view, from: position, path: engine.path)
                     while let chunk = try cursor.next() {
                         deliver(chunk)
-                        if hasNews { return }
+                        if hasNews { break read }
                     }
                 case .finished(let info):
+                    // Those still behind get the end once they have caught up.
                     let end = Result<StreamEvent, JournalError>.success(.finished(info))
-                    for member in members { finish(member, with: end) }
-                    members.removeAll()
-                    return
+                    for member in members where member.next == position { finish(member, with: end) }
+                    break read
                 case .wait:
                     try arm()
-                    return
+                    break read
                 }
             }
+            if members.contains(where: { $0.next < position && !$0.isRetired }) {
+                lock.withLock { if phase == .queued { phase = .again } }
+            }
         } catch {
-            lock.withLock { failure = error }
+            // Only what ends the stream for everyone refuses later subscribers; after any
+            // other failure (a poller thread that could not start) the next may succeed.
+            switch error {
+            case .unknownStream, .closed: lock.withLock { failure = error }
+            default: break
+            }
             let end = Result<StreamEvent, JournalError>.failure(error)
             for member in members { finish(member, with: end) }
-            members.removeAll()
         }
     }
 
@@ -235,7 +255,7 @@ public final class StreamBroadcast: @unchecked Sendable {
         // It may ring at once (a chunk came after the step): the drain then runs again.
         let token: UInt64
         do {
-            token = try engine.watch(stream, beyond: position) { [self] in watchRang(generation) }
+            token = try engine.watch(stream, number: number, beyond: position) { [self] in watchRang(generation) }
         } catch {
             lock.withLock { if armed?.generation == generation { armed = nil } }
             throw error
@@ -294,9 +314,10 @@ public final class StreamBroadcast: @unchecked Sendable {
     /// The last call to `member`.
     private func finish(_ member: Subscriber, with end: Result<StreamEvent, JournalError>) {
         guard member.retire() else { return }
+        // Counted out before the call: a caller the handler signals finds it gone.
+        if let withdrawn = lock.withLock({ leaveLocked() }) { _ = engine.cancelWatch(withdrawn) }
         member.handler(end)
         member.release()
-        if let withdrawn = lock.withLock({ leaveLocked() }) { _ = engine.cancelWatch(withdrawn) }
     }
 }
 
@@ -335,14 +356,15 @@ public struct BroadcastSubscription: Sendable {
     /// Stops the subscriber's calls. Called from the handler itself, there is no further
     /// call; from another thread, one call the queue had already decided to make may still
     /// run after this returns, and none after that. The handler is released soon after, on
-    /// the queue. Once the last subscriber is cancelled, the broadcast withdraws its watch.
+    /// the queue. Once the last subscriber is cancelled, the broadcast withdraws its watch
+    /// (at once, or, when the queue is arming it at that moment, just after).
     /// A subscription that is never cancelled lasts until its last call.
     public func cancel() { broadcast.cancel(subscriber) }
 }
 
 extension Journal {
     /// A broadcast of `stream`: one reader that hands each chunk to all its subscribers
-    /// (see `StreamBroadcast`). Throws `unknownStream`.
+    /// (see `StreamBroadcast`). Throws `unknownStream`, or `closed`.
     public func broadcast(_ stream: StreamID) throws(JournalError) -> StreamBroadcast {
         let (number, count) = try engine.followTarget(stream)
         return StreamBroadcast(engine: engine, stream: stream, number: number, position: count)

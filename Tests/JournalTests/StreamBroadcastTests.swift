@@ -219,10 +219,12 @@ private func onAnotherThread(_ body: @escaping @Sendable () throws -> Void) -> (
         #expect(spinUntil { kept.indices == [1, 2] })
         #expect(dropped.indices == [0, 1])
         #expect(dropped.end == nil)
-        // The last cancel takes the broadcast's watch with it.
+        #expect(spinUntil { journal.engine.waiterCount == 1 })
+        // The last cancel takes the broadcast's watch with it (a watch being armed at that
+        // moment is withdrawn by the drain arming it, just after).
         keptSubscription.cancel()
         #expect(broadcast.subscriberCount == 0)
-        #expect(journal.engine.waiterCount == 0)
+        #expect(spinUntil { journal.engine.waiterCount == 0 })
         // The stream itself is untouched by its readers going away.
         #expect(try journal.info(id).status == .open)
         try journal.close()
@@ -275,6 +277,12 @@ private func onAnotherThread(_ body: @escaping @Sendable () throws -> Void) -> (
         #expect(gone == doomed)
         // A deleted stream takes no more subscribers.
         #expect(throws: JournalError.self) { try first.subscribe(from: 0) { _ in } }
+        // Its id created again names another stream: the watch a broadcast arms, by the
+        // stream's number, is refused instead of waiting on the new stream's chunks.
+        _ = try journal.createStream(doomed)
+        #expect(throws: JournalError.unknownStream(doomed)) {
+            try journal.engine.watch(doomed, number: first.number, beyond: 1) {}
+        }
 
         let id = try journal.createStream(StreamID("open"))
         let closing = BroadcastRecorder()
@@ -373,5 +381,34 @@ extension StreamBroadcastTests {
         let (slowInOrder, joinedInOrder) = (slow.indices == Array(0..<total), joined.indices == Array(0..<total))
         #expect(slowInOrder && joinedInOrder)
         #expect(joined.endStatus == .completed)
+    }
+}
+
+extension StreamBroadcastTests {
+    @Test func aSubscriberJoiningFarBehindDoesNotHoldUpTheLiveOnes() throws {
+        let journal = try Journal(path: TestDirectory().file("behind.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        let backlog = 5000
+        for i in 0..<backlog { try journal.append("c\(i)", to: id) }
+        let broadcast = try journal.broadcast(id)
+        let live = BroadcastRecorder()
+        try broadcast.subscribe(from: backlog, live.handler)
+        // A subscriber from the start, slow to take each chunk: its replay lasts a while.
+        let behind = BroadcastRecorder()
+        try broadcast.subscribe(from: 0) { event in
+            usleep(20)
+            behind.handler(event)
+        }
+        #expect(spinUntil { !behind.indices.isEmpty })
+        try journal.append("new", to: id)
+        #expect(spinUntil { live.indices == [backlog] })
+        // The live one had it between two batches of the other's backlog, not after all of it.
+        let replayed = behind.indices.count
+        #expect(replayed < backlog, "the live subscriber waited for \(replayed) chunks of another's backlog")
+        try journal.complete(id)
+        #expect(live.waitForEnd() && behind.waitForEnd())
+        let inOrder = behind.indices == Array(0...backlog)
+        #expect(inOrder && behind.endStatus == .completed && live.endStatus == .completed)
+        try journal.close()
     }
 }

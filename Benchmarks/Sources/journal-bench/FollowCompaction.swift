@@ -250,7 +250,7 @@ func runFollow(_ ctx: BenchContext) throws {
         var elapsed: UInt64 = 0
         let delivered = try broadcastFollowLatencies(
             journal, followers: followers, chunks: burst, rate: 0, problems: &problems, elapsed: &elapsed)
-        broadcastThroughput.append(Double(delivered.count) / (Double(elapsed) / 1e9))
+        if elapsed > 0 { broadcastThroughput.append(Double(delivered.count) / (Double(elapsed) / 1e9)) }
         try journal.close()
         ctx.scratch.removeFiles(path)
     }
@@ -312,13 +312,16 @@ func runFollow(_ ctx: BenchContext) throws {
             group: "follow",
             workload: "follow throughput, \(label), \(grouped(burst)) x 40 B appended flat out, none",
             metric: .rate("deliveries/s"), journal: Samples(values: throughput), sqlite: nil))
-    ctx.report.add(
-        ResultRow(
-            group: "follow",
-            workload:
-                "follow throughput, \(grouped(followers)) subscribers of one StreamBroadcast, "
-                + "\(grouped(burst)) x 40 B appended flat out, none",
-            metric: .rate("deliveries/s"), journal: Samples(values: broadcastThroughput), sqlite: nil))
+    // Empty when every repetition's subscribers failed (reported above as anomalies).
+    if !broadcastThroughput.isEmpty {
+        ctx.report.add(
+            ResultRow(
+                group: "follow",
+                workload:
+                    "follow throughput, \(grouped(followers)) subscribers of one StreamBroadcast, "
+                    + "\(grouped(burst)) x 40 B appended flat out, none",
+                metric: .rate("deliveries/s"), journal: Samples(values: broadcastThroughput), sqlite: nil))
+    }
 }
 
 /// Appends 40-byte chunks to `id` from the calling thread at `rate` chunks/s until `stop`

@@ -205,13 +205,17 @@ extension JournalEngine {
     }
 
     /// Registers `callback` to run once when stream `id` has more than `knownCount` chunks or
-    /// has ended (at once if it already has). Returns a token for `cancelWatch`.
-    func watch(_ id: StreamID, beyond knownCount: Int, callback: @escaping @Sendable () -> Void) throws(JournalError)
-        -> UInt64
-    {
+    /// has ended (at once if it already has). Returns a token for `cancelWatch`. With
+    /// `number`, only that stream will do: an id deleted and created again since names
+    /// another stream, and a watch on it would wait for that stream's chunks.
+    func watch(
+        _ id: StreamID, number: UInt32? = nil, beyond knownCount: Int, callback: @escaping @Sendable () -> Void
+    ) throws(JournalError) -> UInt64 {
         try lock.withLock { () throws(JournalError) in
             try refreshLocked()
-            guard let slot = table.slot(of: id) else { throw .unknownStream(id) }
+            guard let slot = table.slot(of: id), number.map({ $0 == table[slot].number }) ?? true else {
+                throw .unknownStream(id)
+            }
             let token = waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
             // Fields, not `table[slot]` whole: a copy of the entry retains and releases each
             // of its strings, its metadata and its block index, for every registration.

@@ -11,7 +11,8 @@ import Synchronization
 /// `StreamBroadcast` of a new stream; each handler records now − the stamp in the chunk (its
 /// own clock read, so a subscriber late in the turn counts the handlers before it). With
 /// `chunks` paced at `rate` a second; a rate of 0 appends as fast as possible and returns,
-/// in `elapsed`, the time from the first append to the last subscriber's end.
+/// in `elapsed`, the time from the first append to the last subscriber's end (0 when none
+/// ended well).
 func broadcastFollowLatencies(
     _ journal: Journal, followers: Int, chunks: Int, rate: Double, problems: inout [String],
     elapsed: UnsafeMutablePointer<UInt64>? = nil
@@ -48,11 +49,12 @@ func broadcastFollowLatencies(
             }
         }
     }
-    let start = monotonicNanoseconds()
+    let firstAppend = Atomic<UInt64>(0)
     if rate > 0 {
         onDedicatedThread { appendPaced(journal, id, chunks: chunks, rate: rate) }
     } else {
         onDedicatedThread {
+            firstAppend.store(monotonicNanoseconds(), ordering: .relaxed)
             for _ in 0..<chunks {
                 let chunk = stampedChunk(monotonicNanoseconds())
                 _ = chunk.withUnsafeBytes { try? journal.append(bytes: $0, to: id) }
@@ -61,7 +63,8 @@ func broadcastFollowLatencies(
         }
     }
     ended.wait()
-    elapsed?.pointee = lastEnd.load(ordering: .acquiring) &- start
+    let end = lastEnd.load(ordering: .acquiring)
+    elapsed?.pointee = end == 0 ? 0 : end - firstAppend.load(ordering: .relaxed)
     for failure in failures.withLock({ $0 }).prefix(3) { problems.append("broadcast: \(failure)") }
     let delivered = latencies.filter { $0 != .max }
     if delivered.count != followers * chunks {

@@ -16,8 +16,10 @@ import Synchronization
 /// gap or repeat, whenever it joins, and then `.finished` (or a failure) as its last call.
 /// Handlers run one at a time on the broadcast's queue, never on the appending thread: the
 /// writer never waits for them. They must not block, since a handler that blocks holds up
-/// every subscriber after it; one that needs time should take what it needs (the chunk's
-/// bytes) and hand it on. A handler may call the journal, subscribe others or cancel.
+/// every subscriber after it. One whose output is full (a socket that would block) pauses
+/// its subscription and resumes it once the output drains: meanwhile it costs the others
+/// nothing and holds no chunk, and on resuming it reads what it missed from the file at its
+/// own pace. A handler may call the journal, subscribe others, pause or cancel.
 ///
 /// Between chunks the broadcast holds its subscribers, one watch and a handle on the
 /// mapping (let go of once nobody subscribes), and no chunk: a subscriber that joins behind
@@ -77,6 +79,9 @@ public final class StreamBroadcast: @unchecked Sendable {
         queue = DispatchQueue(label: "StreamBroadcast \(stream)")
     }
 
+    /// Whether no drain is queued or running (tests: a paused subscriber costs no work).
+    var isIdle: Bool { lock.withLock { phase == .idle } }
+
     /// Subscribers that have not been cancelled and have not been given their last call
     /// (a subscriber is counted out just before it).
     public var subscriberCount: Int { lock.withLock { live } }
@@ -131,6 +136,13 @@ public final class StreamBroadcast: @unchecked Sendable {
         }
         if let withdrawn { _ = engine.cancelWatch(withdrawn) }
         if queueDrain { queue.async { self.drain() } }
+    }
+
+    /// Restarts a paused subscriber's calls (see `BroadcastSubscription.resume`).
+    func resume(_ subscriber: Subscriber) {
+        subscriber.setPaused(false)
+        if subscriber.isRetired { return }
+        if lock.withLock({ ringLocked() }) { queue.async { self.drain() } }
     }
 
     /// One subscriber fewer; returns the watch to withdraw when it was the last.
@@ -190,7 +202,7 @@ public final class StreamBroadcast: @unchecked Sendable {
             if let lowest = members.lazy.map(\.next).min(), lowest > position { position = lowest }
             // Subscribers that joined behind the shared read catch up from the file, a batch a
             // round. A damaged record in one's backlog ends that one: the others are past it.
-            for member in members where member.next < position && !member.isRetired {
+            for member in members where member.next < position && member.isReady {
                 do throws(JournalError) {
                     try replay(member, upTo: min(position, member.next + Self.replayBatch))
                 } catch {
@@ -211,16 +223,19 @@ public final class StreamBroadcast: @unchecked Sendable {
                         if hasNews { break read }
                     }
                 case .finished(let info):
-                    // Those still behind get the end once they have caught up.
+                    // Those still behind, or paused, get the end once they have caught up.
                     let end = Result<StreamEvent, JournalError>.success(.finished(info))
-                    for member in members where member.next == position { finish(member, with: end) }
+                    for member in members where member.next == position && member.isReady {
+                        finish(member, with: end)
+                    }
                     break read
                 case .wait:
                     try arm()
                     break read
                 }
             }
-            if members.contains(where: { $0.next < position && !$0.isRetired }) {
+            // A paused one is not: it would keep the drain running for nothing.
+            if members.contains(where: { $0.next < position && $0.isReady }) {
                 lock.withLock { if phase == .queued { phase = .again } }
             }
         } catch {
@@ -282,7 +297,7 @@ public final class StreamBroadcast: @unchecked Sendable {
     /// Hands the next chunk of the shared read to every subscriber at that index.
     private func deliver(_ chunk: Chunk) {
         let event = Result<StreamEvent, JournalError>.success(.chunk(chunk))
-        for member in members where member.next == chunk.index && !member.isRetired {
+        for member in members where member.next == chunk.index && member.isReady {
             member.handler(event)
             member.next += 1
         }
@@ -291,7 +306,7 @@ public final class StreamBroadcast: @unchecked Sendable {
 
     /// Reads `member`'s chunks from its own index up to `limit` from the file.
     private func replay(_ member: Subscriber, upTo limit: Int) throws(JournalError) {
-        while member.next < limit && !member.isRetired {
+        while member.next < limit && member.isReady {
             switch try engine.followStep(
                 of: stream, number: number, slot: &slot, nextIndex: member.next, alias: &alias)
             {
@@ -300,7 +315,7 @@ public final class StreamBroadcast: @unchecked Sendable {
                 member.next += 1
             case .replay(let view):
                 var cursor = ChunkCursor(view: view, from: member.next, path: engine.path)
-                while member.next < limit, !member.isRetired, let chunk = try cursor.next() {
+                while member.next < limit, member.isReady, let chunk = try cursor.next() {
                     member.handler(.success(.chunk(chunk)))
                     member.next += 1
                 }
@@ -336,8 +351,16 @@ final class Subscriber: Sendable {
         self.next = next
     }
 
+    private let paused = Atomic<Bool>(false)
+
     /// Whether it was cancelled or has had its last call.
     var isRetired: Bool { retired.load(ordering: .acquiring) }
+
+    /// Whether it takes calls: neither retired nor paused.
+    var isReady: Bool { !paused.load(ordering: .acquiring) && !isRetired }
+
+    /// Stops or restarts its calls (see `BroadcastSubscription.pause`).
+    func setPaused(_ value: Bool) { paused.store(value, ordering: .releasing) }
 
     /// Lets go of the handler; on the broadcast's queue, once retired.
     func release() { handler = { _ in } }
@@ -360,6 +383,17 @@ public struct BroadcastSubscription: Sendable {
     /// (at once, or, when the queue is arming it at that moment, just after).
     /// A subscription that is never cancelled lasts until its last call.
     public func cancel() { broadcast.cancel(subscriber) }
+
+    /// Stops the calls for now, without leaving: for a subscriber whose output is full (a
+    /// socket that would block), so that it neither holds up the others nor buffers without
+    /// bound. The others go on; this one keeps its place. The same promise as `cancel` holds
+    /// for calls after this returns.
+    public func pause() { subscriber.setPaused(true) }
+
+    /// Restarts the calls of a paused subscription where it stopped: what it missed is read
+    /// from the file, a batch at a time between the others' live chunks, then it is live
+    /// again. Does nothing to a subscription that is not paused, cancelled or ended.
+    public func resume() { broadcast.resume(subscriber) }
 }
 
 extension Journal {

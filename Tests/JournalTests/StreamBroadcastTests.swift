@@ -412,3 +412,49 @@ extension StreamBroadcastTests {
         try journal.close()
     }
 }
+
+extension StreamBroadcastTests {
+    @Test func aPausedSubscriberHoldsUpNobodyAndMissesNothingOnceResumed() throws {
+        let journal = try Journal(path: TestDirectory().file("pause.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        let broadcast = try journal.broadcast(id)
+        // Subscribed first, so that any call it wrongly got would come before the other's.
+        let paused = BroadcastRecorder()
+        let subscription = Locked<BroadcastSubscription?>(nil)
+        try subscription.withLock { stored in
+            stored = try broadcast.subscribe { event in
+                paused.handler(event)
+                // Its output is full after chunk 2: it pauses itself, from the handler.
+                if case .success(.chunk(let chunk)) = event, chunk.index == 2 {
+                    subscription.withLock { $0 }?.pause()
+                }
+            }
+        }
+        let other = BroadcastRecorder()
+        try broadcast.subscribe(other.handler)
+        for i in 0..<10 { try journal.append("c\(i)", to: id) }
+        try journal.complete(id)
+        #expect(other.waitForEnd())
+        #expect(other.indices == Array(0..<10) && other.endStatus == .completed)
+        // Not a chunk, and not the end, while paused.
+        #expect(paused.indices == [0, 1, 2])
+        #expect(paused.end == nil)
+        #expect(broadcast.subscriberCount == 1)
+        // And it costs no work meanwhile: the queue goes idle, not round after round for a
+        // subscriber that takes nothing.
+        #expect(spinUntil { broadcast.isIdle })
+        subscription.withLock { $0 }?.resume()
+        #expect(paused.waitForEnd())
+        #expect(paused.indices == Array(0..<10))
+        #expect(paused.texts == (0..<10).map { "c\($0)" })
+        #expect(paused.endStatus == .completed)
+        // Resuming an ended subscription calls nothing.
+        subscription.withLock { $0 }?.resume()
+        let witness = BroadcastRecorder()
+        try broadcast.subscribe(from: 10, witness.handler)
+        #expect(witness.waitForEnd())
+        #expect(paused.callsAfterTheEnd == 0 && other.callsAfterTheEnd == 0)
+        #expect(broadcast.subscriberCount == 0)
+        try journal.close()
+    }
+}

@@ -140,8 +140,9 @@ public final class StreamBroadcast: @unchecked Sendable {
 
     /// Restarts a paused subscriber's calls (see `BroadcastSubscription.resume`).
     func resume(_ subscriber: Subscriber) {
-        subscriber.setPaused(false)
-        if subscriber.isRetired { return }
+        // Only a paused one: a server that resumes on every writable event must not cut the
+        // live read short (through `hasNews`) each time.
+        guard subscriber.setPaused(false), !subscriber.isRetired else { return }
         if lock.withLock({ ringLocked() }) { queue.async { self.drain() } }
     }
 
@@ -195,6 +196,11 @@ public final class StreamBroadcast: @unchecked Sendable {
     /// round: one that joins a million chunks back must not hold up those already live.
     static let replayBatch = 256
 
+    /// How many chunks the shared read hands out in a round while someone catches up: half
+    /// a backlog batch, so that under a producer that never lets the read wait, a subscriber
+    /// behind gains 128 chunks a round instead of keeping its distance for good.
+    static let sharedBatchWhileCatchingUp = replayBatch / 2
+
     private func serve() {
         do throws(JournalError) {
             // Nobody needs the chunks before the lowest subscriber's index (all who wanted
@@ -209,18 +215,25 @@ public final class StreamBroadcast: @unchecked Sendable {
                     finish(member, with: .failure(error))
                 }
             }
+            let catchingUp = members.contains { $0.next < position && $0.isReady }
+            var shared = 0
             read: while true {
                 switch try engine.followStep(
                     of: stream, number: number, slot: &slot, nextIndex: position, alias: &alias)
                 {
                 case .chunk(let chunk):
                     deliver(chunk)
-                    if hasNews { break read }
+                    shared += 1
+                    if hasNews || shared == Self.sharedBatchWhileCatchingUp && catchingUp { break read }
                 case .replay(let view):
                     var cursor = ChunkCursor(view: view, from: position, path: engine.path)
                     while let chunk = try cursor.next() {
                         deliver(chunk)
-                        if hasNews { break read }
+                        shared += 1
+                        // A batch of the shared read, then another of the backlogs: under a
+                        // producer that never lets the read wait, a subscriber behind (one
+                        // that resumed) had its next batch only when the stream ended.
+                        if hasNews || shared == Self.sharedBatchWhileCatchingUp && catchingUp { break read }
                     }
                 case .finished(let info):
                     // Those still behind, or paused, get the end once they have caught up.
@@ -245,8 +258,10 @@ public final class StreamBroadcast: @unchecked Sendable {
             case .unknownStream, .closed: lock.withLock { failure = error }
             default: break
             }
+            // A paused subscriber is not called: it meets the error when it resumes (the
+            // next read fails again), or a passing one does not end it.
             let end = Result<StreamEvent, JournalError>.failure(error)
-            for member in members { finish(member, with: end) }
+            for member in members where member.isReady { finish(member, with: end) }
         }
     }
 
@@ -359,8 +374,10 @@ final class Subscriber: Sendable {
     /// Whether it takes calls: neither retired nor paused.
     var isReady: Bool { !paused.load(ordering: .acquiring) && !isRetired }
 
-    /// Stops or restarts its calls (see `BroadcastSubscription.pause`).
-    func setPaused(_ value: Bool) { paused.store(value, ordering: .releasing) }
+    /// Stops or restarts its calls (see `BroadcastSubscription.pause`); returns whether it
+    /// was paused.
+    @discardableResult
+    func setPaused(_ value: Bool) -> Bool { paused.exchange(value, ordering: .acquiringAndReleasing) }
 
     /// Lets go of the handler; on the broadcast's queue, once retired.
     func release() { handler = { _ in } }
@@ -386,8 +403,11 @@ public struct BroadcastSubscription: Sendable {
 
     /// Stops the calls for now, without leaving: for a subscriber whose output is full (a
     /// socket that would block), so that it neither holds up the others nor buffers without
-    /// bound. The others go on; this one keeps its place. The same promise as `cancel` holds
-    /// for calls after this returns.
+    /// bound. The others go on; this one keeps its place, and gets neither the end nor a
+    /// failure until it resumes. The same promise as `cancel` holds for calls after this
+    /// returns. Its place is after the chunk of the call that paused it: a handler that could
+    /// send only part of that chunk keeps the rest itself. While paused it holds the
+    /// broadcast's handle on the mapping (after a compaction, the old file's blocks).
     public func pause() { subscriber.setPaused(true) }
 
     /// Restarts the calls of a paused subscription where it stopped: what it missed is read

@@ -59,18 +59,14 @@ private func spinUntil(_ condition: () -> Bool) -> Bool {
     return true
 }
 
-/// Runs `body` on a thread of its own and returns a wait for it.
-private func onAnotherThread(_ body: @escaping @Sendable () throws -> Void) -> () -> Void {
-    let done = DispatchSemaphore(value: 0)
-    let failure = Locked<(any Error)?>(nil)
-    Thread.detachNewThread {
-        do { try body() } catch { failure.withLock { $0 = error } }
-        done.signal()
+/// Runs `body` on each of `count` threads and waits for all; returns what they threw. The
+/// test checks the errors itself: an issue recorded on a thread of our own belongs to no test.
+private func onThreadsCollectingErrors(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) -> [String] {
+    let errors = Locked<[String]>([])
+    onThreads(count) { index in
+        do { try body(index) } catch { errors.withLock { $0.append("thread \(index): \(error)") } }
     }
-    return {
-        done.wait()
-        if let error = failure.withLock({ $0 }) { Issue.record(error) }
-    }
+    return errors.withLock { $0 }
 }
 
 @Suite struct StreamBroadcastTests {
@@ -145,15 +141,20 @@ private func onAnotherThread(_ body: @escaping @Sendable () throws -> Void) -> (
             try broadcast.subscribe(from: firstStart, first.handler)
             // The appends race both the first subscriber's delivery and the second's joining,
             // which takes whatever count it finds as its start.
-            let writer = onAnotherThread {
-                for i in before..<before + after { try journal.append("c\(i)", to: id) }
-                try journal.complete(id)
-            }
             let second = BroadcastRecorder()
-            let secondStart = try journal.info(id).chunkCount
-            try broadcast.subscribe(from: secondStart, second.handler)
-            writer()
-            for (recorder, start) in [(first, firstStart), (second, secondStart)] {
+            let secondStart = Locked(0)
+            let errors = onThreadsCollectingErrors(2) { role in
+                if role == 0 {
+                    for i in before..<before + after { try journal.append("c\(i)", to: id) }
+                    try journal.complete(id)
+                } else {
+                    let start = try journal.info(id).chunkCount
+                    secondStart.withLock { $0 = start }
+                    try broadcast.subscribe(from: start, second.handler)
+                }
+            }
+            #expect(errors.isEmpty, "iteration \(iteration)")
+            for (recorder, start) in [(first, firstStart), (second, secondStart.withLock { $0 })] {
                 #expect(recorder.waitForEnd(), "iteration \(iteration)")
                 #expect(recorder.indices == Array(start..<before + after), "iteration \(iteration)")
                 #expect(recorder.texts == (start..<before + after).map { "c\($0)" })
@@ -173,11 +174,9 @@ private func onAnotherThread(_ body: @escaping @Sendable () throws -> Void) -> (
         let recorders = (0..<1000).map { _ in BroadcastRecorder() }
         for recorder in recorders { try broadcast.subscribe(recorder.handler) }
         #expect(broadcast.subscriberCount == 1000)
-        let writer = onAnotherThread {
-            for i in 0..<chunks { try journal.append("chunk \(i)", to: id) }
-            try journal.complete(id)
-        }
-        writer()
+        // Appended from here: the handlers run on the broadcast's queue.
+        for i in 0..<chunks { try journal.append("chunk \(i)", to: id) }
+        try journal.complete(id)
         var good = 0
         for recorder in recorders where recorder.waitForEnd() {
             if recorder.indices == Array(0..<chunks) && recorder.texts.last == "chunk \(chunks - 1)"
@@ -346,7 +345,7 @@ private final class ReleaseSignal: Sendable {
 }
 
 extension StreamBroadcastTests {
-    @Test func aSubscriberJoiningBehindAFasterProducerIsServedBeforeTheStreamEnds() throws {
+    @Test func aSubscriberJoiningBehindAFasterProducerCatchesUpBeforeTheStreamEnds() throws {
         let journal = try Journal(path: TestDirectory().file("fast.sj"), options: JournalOptions(durability: .none))
         let id = try journal.createStream(StreamID("s"))
         let broadcast = try journal.broadcast(id)
@@ -358,25 +357,39 @@ extension StreamBroadcastTests {
             slow.handler(event)
         }
         let joined = BroadcastRecorder()
-        let limit = 200_000
+        let subscribed = Locked(false)
+        let limit = 20_000
         let appended = Locked(0)
-        let producer = onAnotherThread {
-            var count = 0
-            // Until the late subscriber has a chunk, or the limit that says it never got one.
-            while count < limit && (count < 100 || joined.indices.isEmpty) {
-                try journal.append("c\(count)", to: id)
-                count += 1
+        let errors = onThreadsCollectingErrors(2) { role in
+            if role == 0 {
+                var count = 0
+                // Until the late subscriber has caught up with the live one (the slow one's
+                // handler runs first, so one call apart), or the limit that says it never
+                // did. Always a few hundred chunks ahead of the slow subscriber, so that the
+                // shared read never catches up and waits.
+                while count < limit
+                    && (!subscribed.withLock({ $0 }) || joined.indices.count + 1 < slow.indices.count)
+                {
+                    if count > slow.indices.count + 300 {
+                        sched_yield()
+                        continue
+                    }
+                    try journal.append("c\(count)", to: id)
+                    count += 1
+                }
+                appended.withLock { $0 = count }
+                try journal.complete(id)
+            } else {
+                // From the start, a thousand chunks behind: its backlog is read from the file
+                // in batches, between batches of the slow subscriber's chunks.
+                _ = spinUntil { slow.indices.count >= 1000 }
+                try broadcast.subscribe(from: 0, joined.handler)
+                subscribed.withLock { $0 = true }
             }
-            appended.withLock { $0 = count }
-            try journal.complete(id)
         }
-        #expect(spinUntil { slow.indices.count >= 10 })
-        // From the start: its backlog is read from the file, between two of the slow
-        // subscriber's chunks.
-        try broadcast.subscribe(from: 0, joined.handler)
-        producer()
+        #expect(errors.isEmpty)
         let total = appended.withLock { $0 }
-        #expect(total < limit, "the late subscriber got its first chunk only after \(total) appends")
+        #expect(total < limit, "the late subscriber caught up only after \(total) appends")
         #expect(slow.waitForEnd() && joined.waitForEnd())
         let (slowInOrder, joinedInOrder) = (slow.indices == Array(0..<total), joined.indices == Array(0..<total))
         #expect(slowInOrder && joinedInOrder)
@@ -455,6 +468,37 @@ extension StreamBroadcastTests {
         #expect(witness.waitForEnd())
         #expect(paused.callsAfterTheEnd == 0 && other.callsAfterTheEnd == 0)
         #expect(broadcast.subscriberCount == 0)
+        try journal.close()
+    }
+}
+
+extension StreamBroadcastTests {
+    @Test func aPausedSubscriberMeetsAFailureOnlyWhenItResumes() throws {
+        let journal = try Journal(path: TestDirectory().file("fail.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        try journal.append("c0", to: id)
+        let broadcast = try journal.broadcast(id)
+        let paused = BroadcastRecorder()
+        let subscription = try broadcast.subscribe(from: 1, paused.handler)
+        subscription.pause()
+        let other = BroadcastRecorder()
+        try broadcast.subscribe(from: 1, other.handler)
+        try journal.deleteStream(id)
+        #expect(other.waitForEnd())
+        guard case .failure(.unknownStream) = other.end else {
+            Issue.record("expected unknownStream, got \(String(describing: other.end))")
+            return
+        }
+        // Paused: not called, not even with the failure. The queue goes idle meanwhile.
+        #expect(spinUntil { broadcast.isIdle })
+        #expect(paused.end == nil && broadcast.subscriberCount == 1)
+        subscription.resume()
+        #expect(paused.waitForEnd())
+        guard case .failure(.unknownStream(let gone)) = paused.end else {
+            Issue.record("expected unknownStream, got \(String(describing: paused.end))")
+            return
+        }
+        #expect(gone == id && paused.indices.isEmpty && broadcast.subscriberCount == 0)
         try journal.close()
     }
 }

@@ -8,9 +8,9 @@ import Synchronization
 /// task resumption per follower: with a thousand followers on two cores, the last is resumed
 /// milliseconds after the append, however little the journal does. A broadcast is woken once
 /// per change by one `Journal.watch`, reads the new chunks once, and calls each handler
-/// directly, so a chunk reaches a thousand subscribers in tens of microseconds (Benchmarks,
-/// "subscribers of one StreamBroadcast"). This is the shape for a server that writes each
-/// event to many sockets: journal-server's hub works the same way.
+/// directly, so a chunk reaches a thousand subscribers within a few tenths of a millisecond
+/// (Benchmarks, "subscribers of one StreamBroadcast"). This is the shape for a server that writes each
+/// event to many sockets (journal-server's own hub, separate code, has it too).
 ///
 /// Each subscriber starts at its own index, receives every chunk from there in order with no
 /// gap or repeat, whenever it joins, and then `.finished` (or a failure) as its last call.
@@ -208,15 +208,23 @@ public final class StreamBroadcast: @unchecked Sendable {
             if let lowest = members.lazy.map(\.next).min(), lowest > position { position = lowest }
             // Subscribers that joined behind the shared read catch up from the file, a batch a
             // round. A damaged record in one's backlog ends that one: the others are past it.
+            var caughtUpSome = false
             for member in members where member.next < position && member.isReady {
+                let before = member.next
                 do throws(JournalError) {
                     try replay(member, upTo: min(position, member.next + Self.replayBatch))
                 } catch {
                     finish(member, with: .failure(error))
                 }
+                caughtUpSome = caughtUpSome || member.next > before
             }
-            let catchingUp = members.contains { $0.next < position && $0.isReady }
+            // A batch of the shared read, then another of the backlogs: under a producer that
+            // never lets the read wait, a subscriber behind (one that resumed) had its next
+            // batch only when the stream ended.
+            let sharedLimit =
+                members.contains { $0.next < position && $0.isReady } ? Self.sharedBatchWhileCatchingUp : nil
             var shared = 0
+            var stoppedShort = false
             read: while true {
                 switch try engine.followStep(
                     of: stream, number: number, slot: &slot, nextIndex: position, alias: &alias)
@@ -224,16 +232,21 @@ public final class StreamBroadcast: @unchecked Sendable {
                 case .chunk(let chunk):
                     deliver(chunk)
                     shared += 1
-                    if hasNews || shared == Self.sharedBatchWhileCatchingUp && catchingUp { break read }
+                    if hasNews { break read }
+                    if shared == sharedLimit {
+                        stoppedShort = true
+                        break read
+                    }
                 case .replay(let view):
                     var cursor = ChunkCursor(view: view, from: position, path: engine.path)
                     while let chunk = try cursor.next() {
                         deliver(chunk)
                         shared += 1
-                        // A batch of the shared read, then another of the backlogs: under a
-                        // producer that never lets the read wait, a subscriber behind (one
-                        // that resumed) had its next batch only when the stream ended.
-                        if hasNews || shared == Self.sharedBatchWhileCatchingUp && catchingUp { break read }
+                        if hasNews { break read }
+                        if shared == sharedLimit {
+                            stoppedShort = true
+                            break read
+                        }
                     }
                 case .finished(let info):
                     // Those still behind, or paused, get the end once they have caught up.
@@ -243,12 +256,19 @@ public final class StreamBroadcast: @unchecked Sendable {
                     }
                     break read
                 case .wait:
-                    try arm()
+                    // With every subscriber paused, appends need not wake the queue: a resume
+                    // rings it, and the resumed one reads what it missed from the file.
+                    if members.contains(where: \.isReady) { try arm() }
                     break read
                 }
             }
-            // A paused one is not: it would keep the drain running for nothing.
-            if members.contains(where: { $0.next < position && $0.isReady }) {
+            // Again at once when the read stopped short of the end: the watch that rang for
+            // these chunks is spent, and nothing else would ring (the one behind may have
+            // been paused meanwhile). And while someone ready is behind and gained chunks
+            // this round; a paused one is not counted (the drain would run for nothing), nor
+            // one that gained none (a read-only handle on a file replaced by an older copy:
+            // it waits for the next change instead of spinning).
+            if stoppedShort || caughtUpSome && members.contains(where: { $0.next < position && $0.isReady }) {
                 lock.withLock { if phase == .queued { phase = .again } }
             }
         } catch {

@@ -502,3 +502,62 @@ extension StreamBroadcastTests {
         try journal.close()
     }
 }
+
+extension StreamBroadcastTests {
+    @Test func aBatchCutShortForOneBehindGoesOnWhenThatOnePausesMeanwhile() throws {
+        let journal = try Journal(path: TestDirectory().file("cut.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        let broadcast = try journal.broadcast(id)
+        let behind = BroadcastRecorder()
+        let behindSubscription = Locked<BroadcastSubscription?>(nil)
+        let (reached, gate) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        let live = BroadcastRecorder()
+        try broadcast.subscribe { event in
+            live.handler(event)
+            guard case .success(.chunk(let chunk)) = event else { return }
+            if chunk.index == 999 {
+                // Holds the queue while the test stores more chunks and a subscriber joins.
+                reached.signal()
+                gate.wait()
+            }
+            // The one behind pauses (its socket filled) during the round's shared read.
+            if chunk.index == 1050 { behindSubscription.withLock { $0 }?.pause() }
+        }
+        for i in 0..<1000 { try journal.append("c\(i)", to: id) }
+        #expect(reached.wait(timeout: .now() + 10) == .success)
+        for i in 1000..<1300 { try journal.append("c\(i)", to: id) }
+        try behindSubscription.withLock { $0 = try broadcast.subscribe(from: 0, behind.handler) }
+        gate.signal()
+        // The next round gives the one behind a batch of its backlog and cuts the shared read
+        // short after 128 chunks for it; it is paused by then, and the read must go on anyway:
+        // the watch that rang for these chunks is spent, and no append comes to ring another.
+        #expect(spinUntil { live.indices.count == 1300 })
+        #expect(live.indices == Array(0..<1300))
+        behindSubscription.withLock { $0 }?.resume()
+        try journal.complete(id)
+        #expect(live.waitForEnd() && behind.waitForEnd())
+        #expect(behind.indices == Array(0..<1300) && behind.endStatus == .completed)
+        try journal.close()
+    }
+
+    @Test func withEverySubscriberPausedAppendsDoNotWakeTheBroadcast() throws {
+        let journal = try Journal(path: TestDirectory().file("idle.sj"), options: JournalOptions(durability: .none))
+        let id = try journal.createStream(StreamID("s"))
+        let broadcast = try journal.broadcast(id)
+        let recorder = BroadcastRecorder()
+        let subscription = try broadcast.subscribe(recorder.handler)
+        try journal.append("c0", to: id)
+        #expect(spinUntil { recorder.indices == [0] && journal.engine.waiterCount == 1 && broadcast.isIdle })
+        subscription.pause()
+        // This append rings the armed watch; the round finds nobody to serve and arms none.
+        try journal.append("c1", to: id)
+        #expect(spinUntil { journal.engine.waiterCount == 0 && broadcast.isIdle })
+        try journal.append("c2", to: id)
+        #expect(journal.engine.waiterCount == 0 && recorder.indices == [0])
+        subscription.resume()
+        #expect(spinUntil { recorder.indices == [0, 1, 2] && journal.engine.waiterCount == 1 })
+        try journal.complete(id)
+        #expect(recorder.waitForEnd() && recorder.endStatus == .completed)
+        try journal.close()
+    }
+}
